@@ -1,0 +1,27 @@
+# The few commands people type. Each installs what it needs first (scripts/bootstrap).
+.PHONY: up test lint format bench clean
+
+up:  ## run the whole system in one process (SQLite + embedded bus) on 127.0.0.1:8000
+	@scripts/bootstrap
+	.venv/bin/earlywarning up
+
+test:  ## the test suite, on a real Kafka broker and a real PostgreSQL started by the harness
+	@scripts/bootstrap --test
+	.venv/bin/pytest
+
+lint:  ## ruff (lint + format) and mypy --strict
+	@scripts/bootstrap --test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+format:
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench:  ## raw bus throughput: Kafka and embedded, beside raw aiokafka
+	@scripts/bootstrap --test
+	.venv/bin/python bench/bus.py
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache earlywarning.db*

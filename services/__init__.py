@@ -1,0 +1,1 @@
+"""The Early Warning services and the `earlywarning` command."""

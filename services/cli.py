@@ -1,0 +1,182 @@
+"""The `earlywarning` command."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.bus import BusError
+from shared.bus.dlq import list_dead_letters, replay
+from shared.logging import configure_logging
+from shared.runtime import Infrastructure, open_infrastructure
+from shared.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="earlywarning",
+    help=(
+        "Early Warning: early-warning signals for credit management from the Belgian Official Gazette, "
+        "credit-bureau events and what sales people notice.\n\n"
+        "Configuration comes from EW_* environment variables or a .env file: EW_DATABASE_URL "
+        "(default sqlite+aiosqlite:///./earlywarning.db) and EW_KAFKA_BOOTSTRAP (unset: the embedded bus "
+        "in the database; set: Kafka) matter most. See the README for all of them."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+dlq_app = typer.Typer(
+    help="Inspect and re-drive dead-lettered messages (ew.dlq.<topic>).", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class ServiceName(enum.StrEnum):
+    ingest = "ingest"
+    signals = "signals"
+    notifier = "notifier"
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _with_infrastructure(work: Callable[[Infrastructure], Awaitable[T]]) -> T:
+    """Open the database and the bus, run `work`, close them; errors are one line, not a traceback."""
+    settings = _settings()
+
+    async def main() -> T:
+        async with open_infrastructure(settings, start_timeout=10) as infra:
+            return await work(infra)
+
+    try:
+        return asyncio.run(main())
+    except (BusError, OSError) as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+) -> None:
+    """Run ingest, signals and notifier in ONE process (the embedded default: SQLite, no servers needed).
+
+    Serves the HTTP API on HOST:PORT with /healthz, /readyz, /metrics and OpenAPI at /docs.
+    """
+    from services.runner import run
+
+    run(_settings(), ["ingest", "signals", "notifier"], host, port)
+
+
+@app.command()
+def serve(
+    service: Annotated[ServiceName, typer.Argument(help="The service to run.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104 - a server
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default: ingest 8001, signals 8002, notifier 8003).")
+    ] = None,
+) -> None:
+    """Run one service on its own, for the distributed deployment (Kafka + PostgreSQL).
+
+    Run several processes of a service to scale it: consumers of one service share a consumer group
+    and split the topics' partitions between them.
+    """
+    from services.runner import DEFAULT_PORTS, run
+
+    run(_settings(), [service.value], host, port or DEFAULT_PORTS[service.value])
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations now (every service also applies them at start-up)."""
+
+    async def done(_infra: Infrastructure) -> None:
+        return None
+
+    _with_infrastructure(done)
+    console.print("database is up to date")
+
+
+@app.command()
+def topics() -> None:
+    """Topics, partitions, end offsets and the lag of every consumer group."""
+
+    async def work(infra: Infrastructure) -> None:
+        table = Table("topic", "partition", "end offset", "group", "committed", "lag")
+        for info in await infra.bus.describe():
+            if not info.committed:
+                table.add_row(info.topic, str(info.partition), str(info.end_offset), "-", "-", "-")
+            for group, committed in sorted(info.committed.items()):
+                table.add_row(
+                    info.topic,
+                    str(info.partition),
+                    str(info.end_offset),
+                    group,
+                    str(committed),
+                    str(info.lag(group)),
+                )
+        console.print(table)
+
+    _with_infrastructure(work)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="A topic (ew.observations) or its dead-letter topic.")],
+    limit: Annotated[int, typer.Option(help="At most this many messages.")] = 100,
+) -> None:
+    """List the dead letters of TOPIC with the error that sent each there."""
+
+    async def work(infra: Infrastructure) -> None:
+        letters = await list_dead_letters(infra.bus, topic, limit=limit)
+        if not letters:
+            console.print(f"no dead letters for {topic}")
+            return
+        table = Table("partition", "offset", "key", "original", "replayed", "error")
+        for letter in letters:
+            original = f"{letter.original_partition}@{letter.original_offset}"
+            table.add_row(
+                str(letter.message.partition),
+                str(letter.message.offset),
+                letter.message.key or "",
+                original,
+                "yes" if letter.replayed else "no",
+                letter.error,
+            )
+        console.print(table)
+
+    _with_infrastructure(work)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="A topic (ew.observations) or its dead-letter topic.")],
+) -> None:
+    """Publish the dead letters of TOPIC that were not replayed yet back onto TOPIC.
+
+    Fix the cause first (a new release, corrected data): a message that fails again is dead-lettered again.
+    """
+
+    async def work(infra: Infrastructure) -> int:
+        return await replay(infra.bus, topic)
+
+    count = _with_infrastructure(work)
+    console.print(f"replayed {count} message(s) onto {topic.removeprefix('ew.dlq.')}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Plumbing shared by the Early Warning services: settings, schemas, bus, database."""

@@ -1,0 +1,26 @@
+"""Prometheus series shared by the services (the bus plumbing and the HTTP layer)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "ew_http_requests_total",
+    "HTTP requests by service, route and status.",
+    ["service", "route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "ew_http_request_duration_seconds", "HTTP request latency by service and route.", ["service", "route"]
+)
+MESSAGES_PUBLISHED = Counter("ew_bus_published_total", "Messages published, by topic.", ["topic"])
+MESSAGES_CONSUMED = Counter(
+    "ew_bus_consumed_total", "Messages processed, by consumer group and topic.", ["group", "topic"]
+)
+MESSAGES_DEAD_LETTERED = Counter(
+    "ew_bus_dead_lettered_total",
+    "Messages moved to a dead-letter topic, by source topic.",
+    ["group", "topic"],
+)
+BATCH_DURATION = Histogram(
+    "ew_bus_batch_duration_seconds", "Time to process one consumed batch, by consumer group.", ["group"]
+)

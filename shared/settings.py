@@ -1,0 +1,63 @@
+"""The one typed configuration object, read from `EW_*` environment variables and a `.env` file.
+
+Nothing else in the code base reads `os.environ`: services receive a `Settings` instance.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./earlywarning.db"
+
+
+class Settings(BaseSettings):
+    """Configuration of every Early Warning process (contract section 1)."""
+
+    model_config = SettingsConfigDict(env_prefix="EW_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user:pw@host/db.",
+    )
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...). Unset: the embedded bus in the database."
+    )
+    admin_key: SecretStr | None = Field(None, description="Bootstraps one API key with every scope.")
+    bureau_secret: SecretStr | None = Field(None, description="whsec_... verifying inbound bureau webhooks.")
+    smtp_url: str | None = Field(None, description="smtp://host:port for email notifications.")
+    mail_from: str = Field("earlywarning@localhost", description="Sender address of notification emails.")
+    secret_key: SecretStr | None = Field(None, description="Encrypts stored webhook secrets.")
+    webhook_allow_private: bool = Field(
+        False, description="Allow webhook targets on loopback/private ranges."
+    )
+    sweep_interval: float = Field(
+        3600.0, gt=0, description="Seconds between sweeps for absence-based signals."
+    )
+
+    bus_partitions: int = Field(6, ge=1, le=1000, description="Partitions per topic when topics are created.")
+    bus_replication: int = Field(1, ge=1, description="Kafka replication factor when topics are created.")
+    bus_max_attempts: int = Field(
+        3, ge=1, description="Attempts to process a message before it is dead-lettered to ew.dlq.<topic>."
+    )
+    bus_poll_interval: float = Field(
+        0.2, gt=0, description="Embedded bus: seconds between polls for messages written by other processes."
+    )
+    log_level: str = Field("INFO", description="Root log level.")
+    log_format: str = Field("json", description="json (one object a line) or text.")
+
+    @field_validator("kafka_bootstrap", "smtp_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in {"json", "text"}:
+            raise ValueError("must be 'json' or 'text'")
+        return value
+
+    @property
+    def uses_kafka(self) -> bool:
+        return self.kafka_bootstrap is not None
