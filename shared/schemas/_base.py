@@ -1,0 +1,75 @@
+"""What every payload model shares: the model configuration, UTC timestamps and money.
+
+Money is a `Decimal` in Python (never a float) and a JSON number on the wire: `50000` for a whole amount,
+`1234.56` otherwise. Amounts are limited to 15 significant digits, which every JSON reader (JavaScript
+included) round-trips exactly. Input may be a JSON number or a numeric string.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+__all__ = ["EwModel", "Money", "NonNegativeMoney", "UtcDatetime", "example_of", "examples"]
+
+MAX_MONEY_DIGITS = 15
+
+
+class EwModel(BaseModel):
+    """Base of every payload model: unknown fields are refused, text is stripped, aliases are used on output.
+
+    Subclasses set `model_config = examples({...})`; pydantic merges it with this configuration.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+def examples(example: dict[str, Any]) -> ConfigDict:
+    """The configuration part of a model that gives its JSON schema (and so OpenAPI) `example`."""
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+def example_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The first JSON schema example of `model`, as a JSON-ready dict."""
+    extra = model.model_config.get("json_schema_extra")
+    if not isinstance(extra, dict):
+        raise LookupError(f"{model.__name__} has no example")
+    found = extra.get("examples")
+    if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+        raise LookupError(f"{model.__name__} has no example")
+    return dict(found[0])
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timestamp with an explicit offset (naive ones are refused), kept in UTC; JSON `2025-10-12T08:30:00Z`."""
+
+
+def _money_to_json(value: Decimal) -> int | float:
+    # Whole amounts stay integers so that `50000` does not come back as `50000.0`.
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+Money = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False, max_digits=MAX_MONEY_DIGITS),
+    PlainSerializer(_money_to_json, return_type=int | float, when_used="json"),
+]
+"""An amount in euro: `Decimal` in Python, a JSON number on the wire."""
+
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+"""An amount in euro that cannot be negative."""
