@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.auth import ApiKey, Scope
 from shared.bus import BusError
 from shared.bus.dlq import list_dead_letters, replay
 from shared.logging import configure_logging
@@ -36,6 +37,11 @@ dlq_app = typer.Typer(
     help="Inspect and re-drive dead-lettered messages (ew.dlq.<topic>).", no_args_is_help=True
 )
 app.add_typer(dlq_app, name="dlq")
+keys_app = typer.Typer(
+    help="API keys (bearer tokens). Scopes: ingest (write), read, admin (everything). Only a hash is stored.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 errors = Console(stderr=True)
@@ -47,15 +53,16 @@ class ServiceName(enum.StrEnum):
     notifier = "notifier"
 
 
-def _settings() -> Settings:
+def _settings(*, server: bool = True) -> Settings:
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    # A command that is not a server prints its answer; the log then only says what went wrong.
+    configure_logging(settings.log_level if server else "WARNING", settings.log_format)
     return settings
 
 
 def _with_infrastructure(work: Callable[[Infrastructure], Awaitable[T]]) -> T:
     """Open the database and the bus, run `work`, close them; errors are one line, not a traceback."""
-    settings = _settings()
+    settings = _settings(server=False)
 
     async def main() -> T:
         async with open_infrastructure(settings, start_timeout=10) as infra:
@@ -176,6 +183,56 @@ def dlq_replay(
 
     count = _with_infrastructure(work)
     console.print(f"replayed {count} message(s) onto {topic.removeprefix('ew.dlq.')}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'crm-sync'.")],
+    scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
+) -> None:
+    """Create an API key and print it ONCE: store it now, it cannot be shown again."""
+
+    async def work(infra: Infrastructure) -> tuple[ApiKey, str]:
+        return await infra.keys.create(name, scope)
+
+    key, value = _with_infrastructure(work)
+    errors.print(f"created key {key.id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}")
+    console.print(value, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the API keys (id, name, prefix, scopes, created, revoked); never their values."""
+
+    async def work(infra: Infrastructure) -> list[ApiKey]:
+        return await infra.keys.list()
+
+    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for key in _with_infrastructure(work):
+        table.add_row(
+            key.id,
+            key.name,
+            key.prefix + "…",
+            " ".join(sorted(key.scopes)),
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (or its prefix) from `keys list`.")],
+) -> None:
+    """Revoke a key; every service refuses it within 10 seconds."""
+
+    async def work(infra: Infrastructure) -> bool:
+        return await infra.keys.revoke(key_id)
+
+    if not _with_infrastructure(work):
+        errors.print(f"[red]error:[/red] no live key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.auth import ADMIN_KEY_NAME, KeyStore, Scope
 from shared.bus import Bus, BusUnavailable, Worker, create_bus, is_transient
 from shared.db import create_engine, ensure_sqlite_dir, migrate, ping
 from shared.settings import Settings
@@ -24,6 +25,7 @@ class Infrastructure:
     settings: Settings
     engine: AsyncEngine
     bus: Bus
+    keys: KeyStore
 
     async def check(self) -> dict[str, str]:
         """Readiness of each dependency: "ok" or the reason it is not usable."""
@@ -54,7 +56,10 @@ async def open_infrastructure(
         await _retry("bus", bus.start, start_timeout)
         try:
             await _retry("topics", lambda: bus.create_topics(with_dlqs(list(ALL_TOPICS))), start_timeout)
-            yield Infrastructure(settings, engine, bus)
+            keys = KeyStore(engine)
+            if settings.admin_key is not None:
+                await keys.ensure(ADMIN_KEY_NAME, settings.admin_key.get_secret_value(), Scope)
+            yield Infrastructure(settings, engine, bus, keys)
         finally:
             await bus.close()
     finally:

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     bus_max_attempts: int = Field(
         3, ge=1, description="Attempts to process a message before it is dead-lettered to ew.dlq.<topic>."
     )
+    bus_publish_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Kafka: seconds to wait for the broker's acknowledgement before answering 503.",
+    )
     bus_poll_interval: float = Field(
         0.2, gt=0, description="Embedded bus: seconds between polls for messages written by other processes."
     )

@@ -5,17 +5,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as Scope_
 
+from shared.auth import ApiKey, KeyStore, Scope
+from shared.bus import BusUnavailable
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = {"Retry-After": "5"}
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (OperationalError, InterfaceError, ConnectionError)
 
 Readiness = Callable[[], Awaitable[dict[str, str]]]
 
@@ -69,9 +78,17 @@ def error_response(
 def validation_details(errors: Any) -> list[dict[str, Any]]:
     """Each bad field with its path (`body.company_id`) and what is wrong with it."""
     return [
-        {"path": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "invalid")}
+        {
+            "path": ".".join(str(part) for part in error.get("loc", ()) if not _internal(part)),
+            "message": error.get("msg", "invalid"),
+        }
         for error in errors
     ]
+
+
+def _internal(part: object) -> bool:
+    """Union branch names such as `function-after[_check(), Model]` say nothing to a client."""
+    return isinstance(part, str) and "[" in part
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -87,8 +104,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_request(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         details = validation_details(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            return error_response(400, "bad_request", "the body is not valid JSON", details)
         fields = ", ".join(d["path"] for d in details[:5])
         return error_response(422, "validation_error", f"invalid request: {fields}", details)
+
+    async def unavailable(_request: Request, exc: Exception) -> Response:
+        # The bus or the database is down: nothing was accepted, the client should retry.
+        log.warning("service unavailable: %s", exc)
+        return error_response(
+            503,
+            "unavailable",
+            "the event bus or the database is unavailable; retry later",
+            headers=RETRY_AFTER,
+        )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -97,6 +126,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(BusUnavailable, unavailable)
+    for error in DATABASE_OUTAGES:
+        app.add_exception_handler(error, unavailable)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -140,3 +172,78 @@ def ops_router(readiness: Readiness) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ew_...`.")
+
+
+def require(scope: Scope) -> Any:
+    """A dependency that answers 401 without a valid key and 403 when the key lacks `scope`."""
+
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> ApiKey:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ApiError(401, "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE)
+        keys: KeyStore = request.app.state.infra.keys
+        key = await keys.authenticate(credentials.credentials)
+        if key is None:
+            raise ApiError(401, "unknown or revoked API key", headers=_CHALLENGE)
+        if not key.allows(scope):
+            raise ApiError(403, f"this API key lacks the {scope.value!r} scope")
+        return key
+
+    return Depends(dependency)
+
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    # An HTTPException: FastAPI turns any other error raised while it reads a body into a 400.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes")
+
+
+class BodySizeLimit:
+    """Refuse bodies over a limit with 413, whether declared by Content-Length or sent chunked.
+
+    Batch endpoints (paths ending in `:batch`, and lists of publications) get the larger limit.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: int = 1 << 20,
+        large: int = 32 << 20,
+        large_paths: tuple[str, ...] = (":batch", "/v1/publications"),
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.large = large
+        self.large_paths = large_paths
+
+    async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.large if scope["path"].endswith(self.large_paths) else self.default
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await error_response(413, "payload_too_large", f"the body is larger than {limit} bytes")(
+                    scope, receive, send
+                )
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)

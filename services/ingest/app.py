@@ -1,14 +1,9 @@
-"""Bootstrap of the ingest service: HTTP intake of observations, orders, portfolio, gazette publications and bureau webhooks, published onto the bus."""
+"""Bootstrap of the ingest service: HTTP intake of observations, orders, portfolio, gazette publications
+and bureau webhooks, validated and published onto the bus."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from services.ingest.api import router
 from shared.runtime import ServiceSpec
-
-
-def router() -> APIRouter:
-    return APIRouter(tags=["ingest"])
-
 
 SERVICE = ServiceSpec(name="ingest", router=router)

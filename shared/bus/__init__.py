@@ -29,6 +29,7 @@ def create_bus(settings: Settings, engine: AsyncEngine, *, client_id: str = "ear
             partitions=settings.bus_partitions,
             replication=settings.bus_replication,
             client_id=client_id,
+            publish_timeout=settings.bus_publish_timeout,
         )
     return EmbeddedBus(engine, partitions=settings.bus_partitions, poll_interval=settings.bus_poll_interval)
 

@@ -34,12 +34,14 @@ class KafkaBus(Bus):
         replication: int = 1,
         client_id: str = "earlywarning",
         request_timeout: float = 30.0,
+        publish_timeout: float = 10.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
         self.replication = replication
         self.client_id = client_id
         self.request_timeout_ms = int(request_timeout * 1000)
+        self.publish_timeout = publish_timeout
         self._producer: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
 
@@ -119,12 +121,16 @@ class KafkaBus(Bus):
         if not records:
             return
         try:
-            # Queue all records first so that the producer batches them, then wait for every ack.
-            futures = [
-                await self.producer.send(r.topic, r.value, key=r.key.encode(), headers=list(r.headers))
-                for r in records
-            ]
-            await asyncio.gather(*futures)
+            # Bounded: a caller waiting on a broker that is down gets an answer (503) rather than a hang.
+            async with asyncio.timeout(self.publish_timeout):
+                # Queue all records first so that the producer batches them, then wait for every ack.
+                futures = [
+                    await self.producer.send(r.topic, r.value, key=r.key.encode(), headers=list(r.headers))
+                    for r in records
+                ]
+                await asyncio.gather(*futures)
+        except TimeoutError as exc:
+            raise BusUnavailable(f"Kafka did not acknowledge within {self.publish_timeout}s") from exc
         except KafkaError as exc:
             raise BusUnavailable(f"Kafka did not accept the messages: {exc}") from exc
 
@@ -142,6 +148,16 @@ class KafkaBus(Bus):
             **kwargs,
         )
 
+    async def _partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
+        """The partitions of `topics`, from the broker (a fresh consumer knows no topics yet)."""
+        described = await self.admin.describe_topics(list(topics))
+        return sorted(
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        )
+
     async def topics(self) -> list[str]:
         try:
             return sorted(t for t in await self.admin.list_topics() if not t.startswith("__"))
@@ -151,15 +167,15 @@ class KafkaBus(Bus):
     async def describe(self, topics: Sequence[str] | None = None) -> list[PartitionInfo]:
         try:
             names = list(topics) if topics is not None else await self.topics()
-            client = self._client()
-            await client.start()
-            try:
-                partitions = [
-                    TopicPartition(t, p) for t in names for p in sorted(client.partitions_for_topic(t) or ())
-                ]
-                ends = await client.end_offsets(partitions) if partitions else {}
-            finally:
-                await client.stop()
+            partitions = await self._partitions(names)
+            ends: dict[TopicPartition, int] = {}
+            if partitions:
+                client = self._client()
+                await client.start()
+                try:
+                    ends = await client.end_offsets(partitions)
+                finally:
+                    await client.stop()
             committed: dict[TP, dict[str, int]] = {}
             for group in await self.admin.list_consumer_groups():
                 group_id = group[0]
@@ -175,12 +191,12 @@ class KafkaBus(Bus):
         ]
 
     async def read(self, topic: str, *, limit: int = 1000) -> list[Message]:
+        partitions = await self._partitions([topic])
+        if not partitions:
+            return []
         client = self._client()
         try:
             await client.start()
-            partitions = [TopicPartition(topic, p) for p in sorted(client.partitions_for_topic(topic) or ())]
-            if not partitions:
-                return []
             client.assign(partitions)
             await client.seek_to_beginning(*partitions)
             ends = await client.end_offsets(partitions)

@@ -1,0 +1,115 @@
+"""What the ingest service keeps in the database: natural keys already accepted, and the portfolio."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, String, Table, Text, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import UTCDateTime, metadata, utcnow
+
+# A natural key (publication reference, bureau event id, order id, Idempotency-Key) maps to the event
+# it produced, with a hash of the body, so that a repeat is the same event and a changed body a conflict.
+intake_keys = Table(
+    "intake_keys",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("natural_key", String(255), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+portfolio = Table(
+    "portfolio",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("entry", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKey:
+    event_id: str
+    body_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRecord:
+    company_id: str
+    entry: dict[str, Any]
+    updated_at: datetime
+
+
+def _insert(engine: AsyncEngine, table: Table) -> Any:
+    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+class IntakeStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], KnownKey]:
+        """The accepted events of these (scope, natural key) pairs."""
+        found: dict[tuple[str, str], KnownKey] = {}
+        if not keys:
+            return found
+        async with self.engine.connect() as conn:
+            # Chunked: SQLite limits the number of bound parameters of one statement.
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), 400):
+                chunk = unique[start : start + 400]
+                rows = await conn.execute(
+                    select(intake_keys).where(
+                        tuple_(intake_keys.c.scope, intake_keys.c.natural_key).in_(chunk)
+                    )
+                )
+                for row in rows:
+                    found[(row.scope, row.natural_key)] = KnownKey(row.event_id, row.body_hash)
+        return found
+
+    async def remember(self, entries: Iterable[tuple[str, str, str, str]]) -> None:
+        """Store (scope, natural key, event id, body hash); a key stored meanwhile by another request wins."""
+        now = utcnow()
+        rows = [
+            {"scope": s, "natural_key": k, "event_id": e, "body_hash": h, "created_at": now}
+            for s, k, e, h in entries
+        ]
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            for start in range(0, len(rows), 1000):
+                stmt = _insert(self.engine, intake_keys).values(rows[start : start + 1000])
+                await conn.execute(stmt.on_conflict_do_nothing(index_elements=["scope", "natural_key"]))
+
+    async def put_portfolio(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        now = utcnow()
+        rows = [{"company_id": c, "entry": json.dumps(e), "updated_at": now} for c, e in entries]
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            for start in range(0, len(rows), 1000):
+                stmt = _insert(self.engine, portfolio).values(rows[start : start + 1000])
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["company_id"],
+                        set_={"entry": stmt.excluded.entry, "updated_at": stmt.excluded.updated_at},
+                    )
+                )
+
+    async def delete_portfolio(self, company_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(portfolio.delete().where(portfolio.c.company_id == company_id))
+        return bool(result.rowcount)
+
+    async def get_portfolio(self, company_id: str) -> PortfolioRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(portfolio).where(portfolio.c.company_id == company_id))).first()
+        return PortfolioRecord(row.company_id, json.loads(row.entry), row.updated_at) if row else None
