@@ -26,7 +26,11 @@ from . import REPO_ROOT, free_port, run_sync, start_watchdog, tail
 
 DEFAULT_VERSION = "4.1.1"
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
-CACHE_ROOT = Path(os.environ.get("EW_CACHE_DIR", Path.home() / ".cache" / "earlywarning"))
+# The same place scripts/bootstrap fetches the jars to.
+CACHE_ROOT = Path(
+    os.environ.get("EW_CACHE_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "earlywarning"
+)
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
