@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.harness import free_port  # noqa: E402
+from tests.harness import free_port
 
 EARLYWARNING = str(Path(sys.executable).with_name("earlywarning"))
 
