@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.ingest.import_cli import register as register_import
 from shared.auth import ApiKey, Scope
 from shared.bus import BusError
 from shared.bus.dlq import list_dead_letters, replay
@@ -233,6 +234,9 @@ def keys_revoke(
         errors.print(f"[red]error:[/red] no live key {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+register_import(app, _with_infrastructure)
 
 
 def main() -> None:

@@ -90,8 +90,11 @@ class IntakeStore:
                 await conn.execute(stmt.on_conflict_do_nothing(index_elements=["scope", "natural_key"]))
 
     async def put_portfolio(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store the entries; of several for one company the last wins (as if stored one by one)."""
         now = utcnow()
-        rows = [{"company_id": c, "entry": json.dumps(e), "updated_at": now} for c, e in entries]
+        # One upsert statement may not touch a row twice on PostgreSQL: keep the last entry per company.
+        latest = dict(entries)
+        rows = [{"company_id": c, "entry": json.dumps(e), "updated_at": now} for c, e in latest.items()]
         if not rows:
             return
         async with self.engine.begin() as conn:
