@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Send
@@ -40,6 +41,38 @@ _STATUS_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     503: "unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    path: str = Field(description="Where the problem is, e.g. body.company_id.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (contract section 1)."""
+
+    error: str = Field(
+        description="A code: validation_error, unauthorized, forbidden, not_found, conflict, ..."
+    )
+    message: str = Field(description="What went wrong and what to do, in one sentence.")
+    details: list[ErrorDetail] = Field(default_factory=list, description="Each bad field (422).")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting the error body for these statuses."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+_DESCRIPTIONS = {
+    400: "The body is not valid JSON",
+    401: "No, unknown or revoked API key (or, for the bureau webhook, a bad signature)",
+    403: "The key lacks the scope",
+    404: "Not found",
+    409: "Already received with another content",
+    413: "The body is too large",
+    422: "Invalid input; `details` names each bad field",
+    503: "The bus or the database is unavailable; retry after `Retry-After` seconds",
 }
 
 

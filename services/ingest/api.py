@@ -39,7 +39,7 @@ from services.ingest.store import IntakeStore
 from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.runtime import Infrastructure
-from shared.web import ApiError, require, validation_details
+from shared.web import ApiError, error_responses, require, validation_details
 from shared.webhooks import WebhookVerificationError, verify
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,13 +50,7 @@ CompanyPath = Annotated[
 Ingest = Annotated[ApiKey, require(Scope.ingest)]
 Read = Annotated[ApiKey, require(Scope.read)]
 
-_ERRORS = {
-    401: {"description": "No, unknown or revoked API key"},
-    403: {"description": "The key lacks the scope"},
-    413: {"description": "The body is too large"},
-    422: {"description": "Invalid input; `details` names each bad field"},
-    503: {"description": "The bus or the database is unavailable; retry after `Retry-After` seconds"},
-}
+_ERRORS = error_responses(400, 401, 403, 413, 422, 503)
 
 
 def _infra(request: Request) -> Infrastructure:
@@ -129,7 +123,7 @@ def _batch_body(model: type[BaseModel]) -> Any:
 
 
 def router() -> APIRouter:
-    api = APIRouter(tags=["ingest"], responses=_ERRORS)  # type: ignore[arg-type]
+    api = APIRouter(tags=["ingest"], responses=_ERRORS)
 
     @api.put("/v1/portfolio/{company_id}", status_code=202, summary="Start or update monitoring of a company")
     async def put_portfolio(
@@ -144,7 +138,7 @@ def router() -> APIRouter:
         "/v1/portfolio/{company_id}",
         status_code=202,
         summary="Stop monitoring a company",
-        responses={404: {}},
+        responses=error_responses(404),
     )
     async def delete_portfolio(
         company_id: CompanyPath, intake: IntakeDep, store: StoreDep, _key: Ingest
@@ -155,14 +149,16 @@ def router() -> APIRouter:
         await store.delete_portfolio(company_id)
         return result
 
-    @api.get("/v1/portfolio/{company_id}", summary="A monitored company", responses={404: {}})
+    @api.get("/v1/portfolio/{company_id}", summary="A monitored company", responses=error_responses(404))
     async def get_portfolio(company_id: CompanyPath, store: StoreDep, _key: Read) -> PortfolioOut:
         record = await store.get_portfolio(company_id)
         if record is None:
             raise ApiError(404, f"{company_id} is not monitored")
         return PortfolioOut(**record.entry, updated_at=record.updated_at)
 
-    @api.post("/v1/observations", status_code=202, summary="A sales observation", responses={409: {}})
+    @api.post(
+        "/v1/observations", status_code=202, summary="A sales observation", responses=error_responses(409)
+    )
     async def post_observation(
         body: ObservationIn,
         intake: IntakeDep,
@@ -192,7 +188,7 @@ def router() -> APIRouter:
         "/v1/publications",
         status_code=202,
         summary="Official Gazette publications: one, or a list",
-        responses={409: {}},
+        responses=error_responses(409),
     )
     async def post_publications(
         body: PublicationIn | Annotated[list[PublicationIn], Body(max_length=MAX_BATCH)],
@@ -208,14 +204,14 @@ def router() -> APIRouter:
         "/v1/bureau/events",
         status_code=202,
         summary="Credit-bureau webhook (Standard Webhooks signature instead of an API key)",
-        responses={409: {}},
+        responses=error_responses(409),
     )
     async def post_bureau_event(
         body: BureauEventIn, intake: IntakeDep, _signed: Annotated[None, Depends(_verify_bureau_signature)]
     ) -> AcceptedOut:
         return _one((await intake.accept([bureau_item(body)]))[0])
 
-    @api.post("/v1/orders", status_code=202, summary="An order of a customer", responses={409: {}})
+    @api.post("/v1/orders", status_code=202, summary="An order of a customer", responses=error_responses(409))
     async def post_order(body: OrderIn, intake: IntakeDep, _key: Ingest) -> AcceptedOut:
         return _one((await intake.accept([order_item(body)]))[0])
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
 
 __all__ = ["EwModel", "Money", "NonNegativeMoney", "UtcDatetime", "example_of", "examples"]
 
@@ -49,8 +50,24 @@ def example_of(model: type[BaseModel]) -> dict[str, Any]:
     return dict(found[0])
 
 
+# Business events happen in this range; anything outside is a typo or an attack, not a date.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        raise _out_of_range() from None
+    if not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise _out_of_range()
+    return utc
+
+
+def _out_of_range() -> PydanticCustomError:
+    return PydanticCustomError(
+        "datetime_range", "must be between {min} and {max}", {"min": MIN_YEAR, "max": MAX_YEAR}
+    )
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

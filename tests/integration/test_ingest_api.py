@@ -286,17 +286,19 @@ INVALID = [
     ("/v1/observations", observation(kind="rumour"), "body.kind", "Input should be"),
     (
         "/v1/observations",
-        observation(observed_at="2999-01-01T00:00:00Z"),
+        observation(observed_at="2100-01-01T00:00:00Z"),
         "body",
         "observed_at is in the future",
     ),
     ("/v1/observations", observation(observed_at="2025-01-01T10:00:00"), "body.observed_at", "timezone"),
     ("/v1/observations", observation(reporter=""), "body.reporter", "at least 1"),
+    ("/v1/observations", observation(observed_at="0001-01-01T00:00:00+01:00"), "body.observed_at", "between 1900"),
+    ("/v1/observations", observation(observed_at="1899-12-31T00:00:00Z"), "body.observed_at", "between 1900"),
     ("/v1/publications", publication(rubrics=["gossip"]), "body.rubrics.0", "Input should be"),
     ("/v1/publications", publication(rubrics=[]), "body.rubrics", "at least 1"),
     ("/v1/publications", publication(published_on="2999-01-01"), "body", "published_on is in the future"),
     ("/v1/orders", order(amount_eur="-5"), "body.amount_eur", "greater than or equal to 0"),
-    ("/v1/orders", order(ordered_at="2999-01-01T00:00:00Z"), "body", "ordered_at is in the future"),
+    ("/v1/orders", order(ordered_at="2100-01-01T00:00:00Z"), "body", "ordered_at is in the future"),
     ("/v1/orders", order(amount_eur="NaN"), "body.amount_eur", ""),
 ]
 
