@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, TypeVar
 
 import typer
@@ -52,6 +52,18 @@ class ServiceName(enum.StrEnum):
     ingest = "ingest"
     signals = "signals"
     notifier = "notifier"
+
+
+def _print_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A table on a terminal; tab-separated lines (with the header) for scripts, never truncated."""
+    if console.is_terminal:
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    for line in (headers, *rows):
+        print("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line))
 
 
 def _settings(*, server: bool = True) -> Settings:
@@ -124,20 +136,14 @@ def topics() -> None:
     """Topics, partitions, end offsets and the lag of every consumer group."""
 
     async def work(infra: Infrastructure) -> None:
-        table = Table("topic", "partition", "end offset", "group", "committed", "lag")
+        rows: list[tuple[str, ...]] = []
         for info in await infra.bus.describe():
+            head = (info.topic, str(info.partition), str(info.end_offset))
             if not info.committed:
-                table.add_row(info.topic, str(info.partition), str(info.end_offset), "-", "-", "-")
+                rows.append((*head, "-", "-", "-"))
             for group, committed in sorted(info.committed.items()):
-                table.add_row(
-                    info.topic,
-                    str(info.partition),
-                    str(info.end_offset),
-                    group,
-                    str(committed),
-                    str(info.lag(group)),
-                )
-        console.print(table)
+                rows.append((*head, group, str(committed), str(info.lag(group))))
+        _print_table(("topic", "partition", "end offset", "group", "committed", "lag"), rows)
 
     _with_infrastructure(work)
 
@@ -154,18 +160,18 @@ def dlq_list(
         if not letters:
             console.print(f"no dead letters for {topic}")
             return
-        table = Table("partition", "offset", "key", "original", "replayed", "error")
-        for letter in letters:
-            original = f"{letter.original_partition}@{letter.original_offset}"
-            table.add_row(
+        rows = [
+            (
                 str(letter.message.partition),
                 str(letter.message.offset),
                 letter.message.key or "",
-                original,
+                f"{letter.original_partition}@{letter.original_offset}",
                 "yes" if letter.replayed else "no",
                 letter.error,
             )
-        console.print(table)
+            for letter in letters
+        ]
+        _print_table(("partition", "offset", "key", "original", "replayed", "error"), rows)
 
     _with_infrastructure(work)
 
@@ -208,9 +214,8 @@ def keys_list() -> None:
     async def work(infra: Infrastructure) -> list[ApiKey]:
         return await infra.keys.list()
 
-    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
-    for key in _with_infrastructure(work):
-        table.add_row(
+    rows = [
+        (
             key.id,
             key.name,
             key.prefix + "…",
@@ -218,7 +223,9 @@ def keys_list() -> None:
             f"{key.created_at:%Y-%m-%d %H:%M}",
             f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
         )
-    console.print(table)
+        for key in _with_infrastructure(work)
+    ]
+    _print_table(("id", "name", "prefix", "scopes", "created", "revoked"), rows)
 
 
 @keys_app.command("revoke")

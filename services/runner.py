@@ -20,7 +20,7 @@ from services.notifier.app import SERVICE as NOTIFIER
 from services.signals.app import SERVICE as SIGNALS
 from shared.runtime import Infrastructure, ServiceSpec, open_infrastructure
 from shared.settings import Settings
-from shared.web import BodySizeLimit, install_error_handlers, install_request_metrics, ops_router
+from shared.web import BodySizeLimit, RequestMetrics, install_error_handlers, ops_router
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def create_app(settings: Settings, names: Sequence[str]) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
-    install_request_metrics(app, "+".join(names))
+    app.add_middleware(RequestMetrics, service="+".join(names))
     app.include_router(ops_router(readiness))
     for spec in specs:
         app.include_router(spec.router())

@@ -165,22 +165,36 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def install_request_metrics(app: FastAPI, service: str) -> None:
-    """Count requests and time them per route template (never per raw path: ids would explode the series)."""
+class RequestMetrics:
+    """Count requests and time them per route template (never per raw path: ids would explode the series).
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    Plain ASGI rather than a `BaseHTTPMiddleware`, which costs a task and a stream copy per request.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_status)
         finally:
             # The router records the matched route in the scope; unmatched paths share one label.
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
-            HTTP_LATENCY.labels(service, route).observe(time.perf_counter() - started)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, route, scope["method"], str(status)).inc()
+            HTTP_LATENCY.labels(self.service, route).observe(time.perf_counter() - started)
 
 
 def ops_router(readiness: Readiness) -> APIRouter:

@@ -81,20 +81,26 @@ class EmbeddedBus(Bus):
         partitions: int = 6,
         poll_interval: float = 0.2,
         session_timeout: float = 10.0,
+        max_group: int = 256,
     ) -> None:
         self.engine = engine
         self.partitions = partitions
         self.poll_interval = poll_interval
         self.session_timeout = session_timeout
+        self.max_group = max_group
         self._partition_counts: dict[str, int] = {}
         # Set (and replaced) on every publish so that consumers in this process wake at once;
         # consumers also poll, for messages written by other processes.
         self._published = asyncio.Event()
+        self._pending: list[tuple[Sequence[Record], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.ping()
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         self._wake()
 
     async def ping(self) -> None:
@@ -127,8 +133,33 @@ class EmbeddedBus(Bus):
         return count
 
     async def publish(self, records: Sequence[Record]) -> None:
+        """Durable once this returns. Concurrent publishes share one transaction (group commit): each
+        caller still returns only after the commit that holds its records, and a failed commit fails
+        every caller in it, so nothing is half-written."""
         if not records:
             return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((records, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        await asyncio.shield(done)
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+            try:
+                await self._write([record for records, _ in group for record in records])
+            except Exception as exc:
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+                self._wake()
+
+    async def _write(self, records: Sequence[Record]) -> None:
         now = utcnow()
         try:
             async with self.engine.begin() as conn:
@@ -162,7 +193,6 @@ class EmbeddedBus(Bus):
                     )
         except _UNAVAILABLE as exc:
             raise BusUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-        self._wake()
 
     def _wake(self) -> None:
         self._published.set()

@@ -109,8 +109,12 @@ def test_topics_and_dlq_commands_on_the_embedded_bus(tmp_path: Path) -> None:
     env = _env()
     topics = subprocess.run([EARLYWARNING, "topics"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert topics.returncode == 0, topics.stderr
-    for topic in ("ew.observations", "ew.signals", "ew.dlq.ew.bureau"):
-        assert topic in topics.stdout
+    # On a pipe the command prints tab-separated rows with a header, for scripts.
+    rows = [line.split("\t") for line in topics.stdout.splitlines()]
+    assert rows[0] == ["topic", "partition", "end offset", "group", "committed", "lag"]
+    listed = {row[0] for row in rows[1:]}
+    assert {"ew.observations", "ew.signals", "ew.dlq.ew.bureau"} <= listed
+    assert all(len(row) == 6 for row in rows)
     dlq = subprocess.run(
         [EARLYWARNING, "dlq", "list", "ew.orders"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
