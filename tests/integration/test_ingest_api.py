@@ -292,7 +292,12 @@ INVALID = [
     ),
     ("/v1/observations", observation(observed_at="2025-01-01T10:00:00"), "body.observed_at", "timezone"),
     ("/v1/observations", observation(reporter=""), "body.reporter", "at least 1"),
-    ("/v1/observations", observation(observed_at="0001-01-01T00:00:00+01:00"), "body.observed_at", "between 1900"),
+    (
+        "/v1/observations",
+        observation(observed_at="0001-01-01T00:00:00+01:00"),
+        "body.observed_at",
+        "between 1900",
+    ),
     ("/v1/observations", observation(observed_at="1899-12-31T00:00:00Z"), "body.observed_at", "between 1900"),
     ("/v1/publications", publication(rubrics=["gossip"]), "body.rubrics.0", "Input should be"),
     ("/v1/publications", publication(rubrics=[]), "body.rubrics", "at least 1"),
