@@ -105,7 +105,7 @@ async def _batch(
     outcomes = await intake.accept([item for _, item in items])
     for (index, _), outcome in zip(items, outcomes, strict=True):
         if isinstance(outcome, Accepted):
-            results[index] = BatchItemOut(index=index, id=outcome.id)
+            results[index] = BatchItemOut.model_construct(index=index, id=outcome.id, error=None)
         else:
             results[index] = BatchItemOut(
                 index=index, error=ItemError(error="conflict", message=outcome.message)

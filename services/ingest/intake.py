@@ -90,7 +90,7 @@ def observation_item(body: ObservationIn, *, idempotency: tuple[str, str] | None
         "earlywarning.observation",
         payload,
         event_id,
-        body_hash(body),
+        body_hash(body) if scope_key else "",  # only compared under an Idempotency-Key
         scope_key,
     )
 
@@ -142,7 +142,7 @@ def portfolio_item(company_id: str, body: PortfolioIn | None) -> Item:
     else:
         payload = body.entry(company_id)
         event_type = "earlywarning.portfolio.updated"
-    return Item(topics.PORTFOLIO, company_id, event_type, payload, random_id("pf"), body_hash(payload))
+    return Item(topics.PORTFOLIO, company_id, event_type, payload, random_id("pf"), "")
 
 
 def plan(
