@@ -144,10 +144,12 @@ class KafkaBus(Bus):
                 await producer.send(r.topic, r.value, key=r.key.encode(), headers=list(r.headers))
                 for r in records
             ]
+        counts = {topic: len(await producer.partitions_for(topic)) for topic in {r.topic for r in records}}
         by_partition: dict[TP, list[Record]] = {}
         for record in records:
-            count = len(await producer.partitions_for(record.topic))
-            by_partition.setdefault((record.topic, partition_for(record.key, count)), []).append(record)
+            by_partition.setdefault(
+                (record.topic, partition_for(record.key, counts[record.topic])), []
+            ).append(record)
         futures = []
         for (topic, partition), group in by_partition.items():
             batch = producer.create_batch()
