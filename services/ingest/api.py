@@ -39,6 +39,7 @@ from services.ingest.store import IntakeStore
 from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.runtime import Infrastructure
+from shared.schemas._base import example_of
 from shared.web import ApiError, error_responses, require, validation_details
 from shared.webhooks import WebhookVerificationError, verify
 
@@ -119,6 +120,7 @@ def _batch_body(model: type[BaseModel]) -> Any:
     return Body(
         max_length=MAX_BATCH,
         description=f"Up to {MAX_BATCH:,} items, each a {model.__name__}; each is validated on its own.",
+        examples=[[example_of(model)]],
     )
 
 
@@ -189,6 +191,19 @@ def router() -> APIRouter:
         status_code=202,
         summary="Official Gazette publications: one, or a list",
         responses=error_responses(409),
+        # A union body gets no examples from its schema: give the two forms here.
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "examples": {
+                            "one": {"value": example_of(PublicationIn)},
+                            "list": {"value": [example_of(PublicationIn)]},
+                        }
+                    }
+                }
+            }
+        },
     )
     async def post_publications(
         body: PublicationIn | Annotated[list[PublicationIn], Body(max_length=MAX_BATCH)],

@@ -149,3 +149,35 @@ def test_each_service_serves_on_kafka_and_postgres(
     for process in processes:
         assert process.terminate() in GRACEFUL_EXIT, process.output()
         assert "Application shutdown complete." in process.output()
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    env = _env()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [EARLYWARNING, "keys", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    created = run("create", "--name", "crm-sync", "--scope", "ingest", "--scope", "read")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("ew_")
+    assert len(key) > 40
+    assert "crm-sync" in created.stderr  # the id and scopes go to stderr, the key alone to stdout
+
+    rows = [line.split("\t") for line in run("list").stdout.splitlines()]
+    assert rows[0] == ["id", "name", "prefix", "scopes", "created", "revoked"]
+    [(key_id, name, prefix, scopes, _created, revoked)] = rows[1:]
+    assert (name, scopes, revoked) == ("crm-sync", "ingest read", "")
+    assert key.startswith(prefix.rstrip("…"))
+    assert key not in run("list").stdout  # never the value
+
+    assert run("revoke", key_id).returncode == 0
+    assert run("list").stdout.splitlines()[1].split("\t")[5] != ""
+    missing = run("revoke", "no-such-key")
+    assert missing.returncode == 1
+    assert "no live key" in missing.stderr
+
+    refused = run("create", "--name", "x", "--scope", "superuser")
+    assert refused.returncode == 2

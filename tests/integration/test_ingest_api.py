@@ -482,3 +482,6 @@ async def test_openapi_has_an_example_for_every_body(env: Env) -> None:
     schemas = spec["components"]["schemas"]
     for name in ("ObservationIn", "PublicationIn", "BureauEventIn", "OrderIn", "PortfolioIn"):
         assert schemas[name].get("examples"), name
+    for path in ("/v1/observations:batch", "/v1/orders:batch", "/v1/publications"):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"].get("examples") or body.get("examples"), path
