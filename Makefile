@@ -19,9 +19,11 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-bench:  ## raw bus throughput: Kafka and embedded, beside raw aiokafka
+bench:  ## every benchmark: start-up, bus throughput, ingest throughput and latency (prints its figures)
 	@scripts/bootstrap --test
+	.venv/bin/python bench/startup.py
 	.venv/bin/python bench/bus.py
+	.venv/bin/python bench/ingest.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache earlywarning.db*
