@@ -10,16 +10,17 @@ An item is answered as accepted only after the bus has it durably.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from services.ingest.models import BureauEventIn, ObservationIn, OrderIn, PortfolioIn, PublicationIn
-from services.ingest.store import IntakeStore
+from services.ingest.store import IntakeStore, KnownKey
 from shared import topics
 from shared.bus import Bus
 from shared.cloudevents import new_event
@@ -146,31 +147,43 @@ def portfolio_item(company_id: str, body: PortfolioIn | None) -> Item:
 
 
 def plan(
-    items: Sequence[Item], known: dict[tuple[str, str], tuple[str, str]]
+    items: Sequence[Item], claimed: set[tuple[str, str]], known: Mapping[tuple[str, str], KnownKey]
 ) -> tuple[list[Outcome], list[Item]]:
     """Pure decision: the outcome of each item and the items to publish.
 
-    `known` maps a natural key to the (event id, body hash) accepted before.
+    `claimed` are the natural keys this request reserved; `known` what is recorded for the others. A key
+    recorded with the same body but never published (its request failed or died before the bus had
+    it) is published again: its id is derived from the key, so it is the same event either way.
     """
-    seen = dict(known)
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
     outcomes: list[Outcome] = []
     new: list[Item] = []
     for item in items:
-        previous = seen.get(item.natural_key) if item.natural_key else None
-        if previous is None:
-            if item.natural_key:
-                seen[item.natural_key] = (item.event_id, item.body_hash)
+        key = item.natural_key
+        if key is None:
             outcomes.append(Accepted(item.event_id))
             new.append(item)
-        elif previous[1] == item.body_hash:
+            continue
+        previous = seen.get(key)
+        if previous is None:
+            record = known.get(key)
+            if (
+                key in claimed
+                or record is None
+                or (record.body_hash == item.body_hash and not record.published)
+            ):
+                seen[key] = (item.event_id, item.body_hash)
+                outcomes.append(Accepted(item.event_id))
+                new.append(item)
+                continue
+            previous = seen[key] = (record.event_id, record.body_hash)
+        if previous[1] == item.body_hash:
             outcomes.append(Accepted(previous[0], duplicate=True))
         else:
-            scope, key = item.natural_key  # type: ignore[misc]
+            scope, name = key
+            what = _NAMES.get(scope.split(":")[0], scope)
             outcomes.append(
-                Conflict(
-                    previous[0],
-                    f"{_NAMES.get(scope.split(':')[0], scope)} {key!r} was already received with another content",
-                )
+                Conflict(previous[0], f"{what} {name!r} was already received with another content")
             )
     return outcomes, new
 
@@ -192,21 +205,28 @@ class Intake:
         self.source = source
 
     async def accept(self, items: Sequence[Item]) -> list[Outcome]:
-        keys = [item.natural_key for item in items if item.natural_key]
-        known = {k: (v.event_id, v.body_hash) for k, v in (await self.store.known(keys)).items()}
-        outcomes, new = plan(items, known)
+        first: dict[tuple[str, str], Item] = {}
+        for item in items:
+            if item.natural_key is not None:
+                first.setdefault(item.natural_key, item)
+        claimed = await self.store.reserve(
+            [(key, item.event_id, item.body_hash) for key, item in first.items()]
+        )
+        known = await self.store.known([key for key in first if key not in claimed])
+        outcomes, new = plan(items, claimed, known)
         now = datetime.now(UTC)
-        await self.bus.publish(
-            [
-                new_event(
-                    item.event_type, self.source, item.company_id, item.payload, id=item.event_id, time=now
-                ).to_record(item.topic, item.company_id)
-                for item in new
-            ]
-        )
-        await self.store.remember(
-            (item.natural_key[0], item.natural_key[1], item.event_id, item.body_hash)
+        records = [
+            new_event(
+                item.event_type, self.source, item.company_id, item.payload, id=item.event_id, time=now
+            ).to_record(item.topic, item.company_id)
             for item in new
-            if item.natural_key
-        )
+        ]
+        try:
+            await self.bus.publish(records)
+        except BaseException:
+            # Nothing was accepted: free the keys so that a corrected retry is not refused.
+            with contextlib.suppress(Exception):
+                await self.store.release(list(claimed))
+            raise
+        await self.store.confirm([item.natural_key for item in new if item.natural_key is not None])
         return outcomes

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String, Table, Text, select, tuple_
+from sqlalchemy import Boolean, Column, String, Table, Text, delete, false, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +16,7 @@ from shared.db import UTCDateTime, metadata, utcnow
 
 # A natural key (publication reference, bureau event id, order id, Idempotency-Key) maps to the event
 # it produced, with a hash of the body, so that a repeat is the same event and a changed body a conflict.
+# The row is reserved before the event is published and marked `published` after the bus has it.
 intake_keys = Table(
     "intake_keys",
     metadata,
@@ -23,6 +24,7 @@ intake_keys = Table(
     Column("natural_key", String(255), primary_key=True),
     Column("event_id", String(64), nullable=False),
     Column("body_hash", String(64), nullable=False),
+    Column("published", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -39,6 +41,7 @@ portfolio = Table(
 class KnownKey:
     event_id: str
     body_hash: str
+    published: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,15 @@ class PortfolioRecord:
     company_id: str
     entry: dict[str, Any]
     updated_at: datetime
+
+
+def _chunks(keys: list[tuple[str, str]], size: int = 400) -> list[list[tuple[str, str]]]:
+    # SQLite limits the number of bound parameters of one statement.
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
+
+
+def _key_in(keys: list[tuple[str, str]]) -> Any:
+    return tuple_(intake_keys.c.scope, intake_keys.c.natural_key).in_(keys)
 
 
 def _insert(engine: AsyncEngine, table: Table) -> Any:
@@ -56,38 +68,60 @@ class IntakeStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], KnownKey]:
-        """The accepted events of these (scope, natural key) pairs."""
-        found: dict[tuple[str, str], KnownKey] = {}
-        if not keys:
-            return found
-        async with self.engine.connect() as conn:
-            # Chunked: SQLite limits the number of bound parameters of one statement.
-            unique = list(dict.fromkeys(keys))
-            for start in range(0, len(unique), 400):
-                chunk = unique[start : start + 400]
-                rows = await conn.execute(
-                    select(intake_keys).where(
-                        tuple_(intake_keys.c.scope, intake_keys.c.natural_key).in_(chunk)
-                    )
-                )
-                for row in rows:
-                    found[(row.scope, row.natural_key)] = KnownKey(row.event_id, row.body_hash)
-        return found
+    async def reserve(self, entries: Sequence[tuple[tuple[str, str], str, str]]) -> set[tuple[str, str]]:
+        """Claim natural keys for ((scope, key), event id, body hash); returns the keys claimed now.
 
-    async def remember(self, entries: Iterable[tuple[str, str, str, str]]) -> None:
-        """Store (scope, natural key, event id, body hash); a key stored meanwhile by another request wins."""
+        One atomic insert per key: of concurrent requests with the same key exactly one claims it.
+        """
+        claimed: set[tuple[str, str]] = set()
+        if not entries:
+            return claimed
         now = utcnow()
         rows = [
-            {"scope": s, "natural_key": k, "event_id": e, "body_hash": h, "created_at": now}
-            for s, k, e, h in entries
+            {
+                "scope": s,
+                "natural_key": k,
+                "event_id": e,
+                "body_hash": h,
+                "published": False,
+                "created_at": now,
+            }
+            for (s, k), e, h in entries
         ]
-        if not rows:
-            return
         async with self.engine.begin() as conn:
-            for start in range(0, len(rows), 1000):
-                stmt = _insert(self.engine, intake_keys).values(rows[start : start + 1000])
-                await conn.execute(stmt.on_conflict_do_nothing(index_elements=["scope", "natural_key"]))
+            for start in range(0, len(rows), 500):
+                stmt = (
+                    _insert(self.engine, intake_keys)
+                    .values(rows[start : start + 500])
+                    .on_conflict_do_nothing(index_elements=["scope", "natural_key"])
+                    .returning(intake_keys.c.scope, intake_keys.c.natural_key)
+                )
+                claimed.update((row.scope, row.natural_key) for row in await conn.execute(stmt))
+        return claimed
+
+    async def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], KnownKey]:
+        """What is recorded for these (scope, natural key) pairs."""
+        found: dict[tuple[str, str], KnownKey] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                rows = await conn.execute(select(intake_keys).where(_key_in(chunk)))
+                for row in rows:
+                    found[(row.scope, row.natural_key)] = KnownKey(row.event_id, row.body_hash, row.published)
+        return found
+
+    async def confirm(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Mark keys whose events the bus now has."""
+        async with self.engine.begin() as conn:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                await conn.execute(update(intake_keys).where(_key_in(chunk)).values(published=True))
+
+    async def release(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Give back keys claimed by a request whose publish failed, unless published meanwhile."""
+        async with self.engine.begin() as conn:
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                await conn.execute(
+                    delete(intake_keys).where(_key_in(chunk), intake_keys.c.published.is_(False))
+                )
 
     async def put_portfolio(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Store the entries; of several for one company the last wins (as if stored one by one)."""

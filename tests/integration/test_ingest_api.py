@@ -6,6 +6,7 @@ read back from the real bus (embedded on SQLite, or Kafka with PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -485,3 +486,16 @@ async def test_openapi_has_an_example_for_every_body(env: Env) -> None:
     for path in ("/v1/observations:batch", "/v1/orders:batch", "/v1/publications"):
         body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert body["schema"].get("examples") or body.get("examples"), path
+
+
+async def test_concurrent_first_requests_with_one_key_and_different_bodies(env: Env) -> None:
+    # The key is reserved atomically before publishing: one body wins, the others are conflicts.
+    bodies = [publication(reference="R-race", text=f"version {n}") for n in range(6)]
+    responses = await asyncio.gather(
+        *(env.client.post("/v1/publications", json=body, headers=env.auth()) for body in bodies)
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [202, 409, 409, 409, 409, 409], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 202).json()["id"]
+    [(_, data)] = await env.events(topics.PUBLICATIONS, winner)
+    assert data["text"] == bodies[[r.status_code for r in responses].index(202)]["text"]

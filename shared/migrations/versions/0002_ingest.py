@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("natural_key", sa.String(255), nullable=False),
         sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("body_hash", sa.String(64), nullable=False),
+        sa.Column("published", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("scope", "natural_key", name="pk_intake_keys"),
     )
