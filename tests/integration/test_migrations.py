@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 # Every module that defines tables, so that the metadata holds them all.
-import services.ingest.store  # noqa: F401
+import services.ingest.store
+import services.signals.store  # noqa: F401
 import shared.auth
 import shared.bus._tables  # noqa: F401
 from shared.db import create_engine, metadata, migrate

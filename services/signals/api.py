@@ -1,0 +1,329 @@
+"""Read API of the signals service (contract section 5), and the credit team's acknowledge and resolve.
+
+Lists are paged by keyset (`?limit=`, opaque `?cursor=`): a page starts strictly after the last item of
+the previous one in the list's order, so items added meanwhile never shift or repeat a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.signals import store
+from services.signals.outbox import outbox_entry
+from services.signals.rules import ChangeKind, default_rules, risk_level, score
+from services.signals.store import CompanyRecord, SignalFilter, SignalRecord
+from shared.auth import ApiKey, Scope
+from shared.company_id import CompanyId
+from shared.db import utcnow
+from shared.runtime import Infrastructure
+from shared.schemas import Category, PortfolioEntry, Severity, Signal, SignalStatus, UtcDatetime
+from shared.web import ApiError, error_responses, require
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+Read = Annotated[ApiKey, require(Scope.read)]
+# Acknowledging and resolving is the credit team's decision, not a reader's: it needs `admin`.
+Admin = Annotated[ApiKey, require(Scope.admin)]
+CompanyPath = Annotated[
+    CompanyId, Path(description="Enterprise number in any accepted form, e.g. 0403.170.701.")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 1000).")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page; omit for the first.")
+]
+
+_ERRORS = error_responses(401, 403, 422, 503)
+
+
+# --- models ------------------------------------------------------------------------------------------
+
+
+class SignalOut(Signal):
+    """A signal with what the credit team did with it."""
+
+    acknowledged_by: str | None = Field(None, description="Who acknowledged the signal.")
+    acknowledged_at: UtcDatetime | None = Field(None, description="When it was acknowledged.")
+    resolved_by: str | None = Field(
+        None, description="Who resolved it by hand (null when it resolved itself)."
+    )
+    resolved_at: UtcDatetime | None = Field(None, description="When it was resolved.")
+    note: str | None = Field(None, description="The note given when acknowledging or resolving.")
+
+
+class CompanyOut(BaseModel):
+    """A company: its portfolio record (null when not monitored), risk level, score and open signals."""
+
+    company_id: str
+    name: str | None = Field(description="The portfolio name, else the name the gazette published.")
+    monitored: bool = Field(description="Whether the company is in the portfolio.")
+    portfolio: PortfolioEntry | None = Field(description="The portfolio record; null when not monitored.")
+    risk_level: Severity | None = Field(description="The highest open risk severity; null without any.")
+    score: int = Field(ge=0, le=100, description="0-100, higher is safer.")
+    updated_at: datetime
+    open_signals: list[SignalOut] = Field(description="Open signals, most severe first.")
+
+
+class TimelineItem(BaseModel):
+    """A source event of the company."""
+
+    source: str = Field(description="observation, publication, bureau, order, register or contact.")
+    event_id: str = Field(description="The source's own id; evidence of signals refers to it.")
+    type: str = Field(description="Observation kind, bureau event type, register change...")
+    at: datetime = Field(description="When it happened (event time).")
+    summary: str
+    received_at: datetime = Field(description="When the signals service received it.")
+    data: dict[str, Any] = Field(description="The event as received.")
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class SignalPage(BaseModel):
+    items: list[SignalOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class SignalAction(BaseModel):
+    """Who acknowledges or resolves a signal, and why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    by: str = Field(min_length=1, max_length=200, description="Who (name or email).")
+    note: str | None = Field(None, max_length=5000, description="Why, for the colleagues.")
+
+
+def _signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOut:
+    return SignalOut(
+        **record.to_signal(company).model_dump(),
+        acknowledged_by=record.acknowledged_by,
+        acknowledged_at=record.acknowledged_at,
+        resolved_by=record.resolved_by,
+        resolved_at=record.resolved_at,
+        note=record.note,
+    )
+
+
+# --- cursors -----------------------------------------------------------------------------------------
+
+
+def encode_cursor(kind: str, *parts: str) -> str:
+    """An opaque cursor: the list it belongs to and the sort key of the last item of a page."""
+    return base64.urlsafe_b64encode(json.dumps([kind, *parts]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, size: int) -> list[str]:
+    """The parts of a cursor made by `encode_cursor(kind, ...)`; a 422 for anything else."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raw = None
+    if (
+        not isinstance(raw, list)
+        or len(raw) != size + 1
+        or raw[0] != kind
+        or not all(isinstance(part, str) for part in raw)
+    ):
+        raise ApiError(
+            422,
+            "invalid cursor: pass the next_cursor of a previous page of this list",
+            details=[{"path": "query.cursor", "message": "not a cursor of this list"}],
+        )
+    return raw[1:]
+
+
+def _time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(
+            422, "invalid cursor", details=[{"path": "query.cursor", "message": "not a cursor of this list"}]
+        )
+    return moment
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+def _engine(request: Request) -> AsyncEngine:
+    infra: Infrastructure = request.app.state.infra
+    return infra.engine
+
+
+Engine = Annotated[AsyncEngine, Depends(_engine)]
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["signals"], responses=_ERRORS)
+    rules = default_rules()
+
+    @api.get(
+        "/v1/companies/{company_id}",
+        summary="A company: portfolio record, risk level, score and open signals",
+        responses=error_responses(404),
+    )
+    async def get_company(company_id: CompanyPath, engine: Engine, _key: Read) -> CompanyOut:
+        async with engine.connect() as conn:
+            company = await store.get_company(conn, company_id)
+            if company is None:
+                raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
+            open_now = await store.open_signals(conn, company_id)
+        return CompanyOut(
+            company_id=company.company_id,
+            name=company.name,
+            monitored=company.portfolio is not None,
+            portfolio=PortfolioEntry.model_validate(company.portfolio) if company.portfolio else None,
+            risk_level=company.risk_level,
+            score=company.score,
+            updated_at=company.updated_at,
+            open_signals=[_signal_out(record, company) for record in open_now],
+        )
+
+    @api.get(
+        "/v1/companies/{company_id}/timeline",
+        summary="Every source event of a company, newest first (event time), paged",
+        responses=error_responses(404),
+    )
+    async def get_timeline(
+        company_id: CompanyPath,
+        engine: Engine,
+        _key: Read,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> TimelinePage:
+        after = None
+        if cursor is not None:
+            at, source, event_id = decode_cursor(cursor, "timeline", 3)
+            after = (_time(at), source, event_id)
+        async with engine.connect() as conn:
+            if await store.get_company(conn, company_id) is None:
+                raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
+            events = await store.timeline_page(conn, company_id, after, limit + 1)
+        page = events[:limit]
+        next_cursor = None
+        if len(events) > limit:
+            last = page[-1]
+            next_cursor = encode_cursor("timeline", last.at.isoformat(), last.source, last.event_id)
+        items = [
+            TimelineItem(
+                source=e.source,
+                event_id=e.event_id,
+                type=e.type,
+                at=e.at,
+                summary=e.summary,
+                received_at=e.received_at,
+                data=e.payload,
+            )
+            for e in page
+        ]
+        return TimelinePage(items=items, next_cursor=next_cursor)
+
+    @api.get("/v1/signals", summary="Signals, newest first (by raised_at), filtered and paged")
+    async def list_signals(
+        engine: Engine,
+        _key: Read,
+        status: Annotated[SignalStatus | None, Query(description="open or resolved.")] = None,
+        category: Annotated[Category | None, Query(description="risk, opportunity or retention.")] = None,
+        min_severity: Annotated[Severity | None, Query(description="This severity or a higher one.")] = None,
+        company_id: Annotated[CompanyId | None, Query(description="One company.")] = None,
+        since: Annotated[
+            UtcDatetime | None, Query(description="Raised at or after this time (with an offset).")
+        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> SignalPage:
+        after = None
+        if cursor is not None:
+            raised_at, signal_id = decode_cursor(cursor, "signals", 2)
+            after = (_time(raised_at), signal_id)
+        where = SignalFilter(status, category, min_severity, company_id, since)
+        async with engine.connect() as conn:
+            rows = await store.signal_page(conn, where, after, limit + 1)
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1][0]
+            next_cursor = encode_cursor("signals", last.raised_at.isoformat(), last.id)
+        return SignalPage(items=[_signal_out(r, c) for r, c in page], next_cursor=next_cursor)
+
+    @api.post(
+        "/v1/signals/{signal_id}/acknowledge",
+        summary="Acknowledge a signal (needs the admin scope: the credit team's decision)",
+        description="Records who has seen the signal, with an optional note. It changes neither the "
+        "signal's state nor the company's score, and emits no event. Needs an `admin` key.",
+        responses=error_responses(404),
+    )
+    async def acknowledge(
+        signal_id: Annotated[str, Path(max_length=100)], body: SignalAction, engine: Engine, _key: Admin
+    ) -> SignalOut:
+        now = utcnow()
+        async with engine.begin() as conn:
+            record, company = await _locked(conn, signal_id, now)
+            record = replace(
+                record, acknowledged_by=body.by, acknowledged_at=now, note=body.note or record.note
+            )
+            await store.update_signals(conn, [record])
+        return _signal_out(record, company)
+
+    @api.post(
+        "/v1/signals/{signal_id}/resolve",
+        summary="Resolve a signal by hand (needs the admin scope: the credit team's decision)",
+        description="Closes an open signal and emits `earlywarning.signal.resolved`; the company's risk "
+        "level and score no longer count it. It is raised again only on NEW evidence. Resolving a "
+        "signal that is already resolved changes nothing and answers its current state. Needs an "
+        "`admin` key.",
+        responses=error_responses(404),
+    )
+    async def resolve(
+        signal_id: Annotated[str, Path(max_length=100)], body: SignalAction, engine: Engine, _key: Admin
+    ) -> SignalOut:
+        now = utcnow()
+        async with engine.begin() as conn:
+            record, company = await _locked(conn, signal_id, now)
+            if record.status is SignalStatus.RESOLVED:
+                return _signal_out(record, company)
+            record = replace(
+                record,
+                status=SignalStatus.RESOLVED,
+                resolved_at=now,
+                resolved_by=body.by,
+                note=body.note or record.note,
+                version=record.version + 1,
+                updated_at=now,
+            )
+            await store.update_signals(conn, [record])
+            open_after = await store.open_signals(conn, record.company_id)
+            company = replace(
+                company, risk_level=risk_level(open_after), score=score(open_after, rules), updated_at=now
+            )
+            await store.set_company_states(conn, [company])
+            # In the same transaction: the resolution is announced if and only if it is stored.
+            await store.add_outbox(conn, [outbox_entry(record, ChangeKind.RESOLVED, company, now)])
+        return _signal_out(record, company)
+
+    return api
+
+
+async def _locked(conn: AsyncConnection, signal_id: str, now: datetime) -> tuple[SignalRecord, CompanyRecord]:
+    """The signal and its company, with the company locked against the consumer for this transaction."""
+    found = await store.get_signal(conn, signal_id)
+    if found is None:
+        raise ApiError(404, f"no signal {signal_id}")
+    companies = await store.lock_companies(conn, [found.company_id], now)
+    # Read again under the lock: the consumer may have changed the signal meanwhile.
+    record = await store.get_signal(conn, signal_id)
+    assert record is not None  # signals are never deleted
+    return record, companies[found.company_id]

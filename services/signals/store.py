@@ -1,0 +1,755 @@
+"""What the signals service keeps: the timeline of source events, companies, signals and the outbox.
+
+Tables are SQLAlchemy Core on the shared metadata (migration 0003 creates them). Functions take an open
+connection, so that the consumer and the API decide the transaction: a batch of events, the signals it
+changes and the outgoing events are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.signals.rules import (
+    EMPTY_CONTEXT,
+    Context,
+    SourceEvent,
+    from_bureau,
+    from_contact,
+    from_observation,
+    from_order,
+    from_publication,
+    from_register,
+)
+from shared.db import UTCDateTime, metadata
+from shared.schemas import (
+    BureauEvent,
+    Category,
+    Contact,
+    Evidence,
+    Observation,
+    Order,
+    PortfolioEntry,
+    Publication,
+    RegisterEvent,
+    Severity,
+    Signal,
+    SignalStatus,
+)
+
+# SQLite limits the bound parameters of one statement; rows are written in chunks of this size.
+CHUNK = 400
+
+# --- tables ------------------------------------------------------------------------------------------
+
+# The timeline: every source event of every company, in event time. Keyed per company because some
+# source ids are only unique within a company (order numbers, contact ids).
+source_events = Table(
+    "source_events",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("summary", String(1000), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_source_events_company_at", "company_id", "at"),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("name", String(300), nullable=True),
+    # The portfolio entry as JSON; null when the company is not (or no longer) monitored.
+    Column("portfolio", Text, nullable=True),
+    Column("risk_level", String(16), nullable=True),
+    Column("score", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("company_id", String(16), nullable=False),
+    Column("signal", String(64), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", String(1000), nullable=False),
+    Column("evidence", Text, nullable=False),
+    # Bumped on every change: part of the outbox event id, so that two changes never share an id.
+    Column("version", Integer, nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    # Set when a person resolved the signal: its evidence then suppresses raising it again (see `diff`).
+    Column("resolved_by", String(200), nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_signals_company_signal_status", "company_id", "signal", "status"),
+    Index("ix_signals_raised_at_id", "raised_at", "id"),
+)
+
+signal_outbox = Table(
+    "signal_outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("company_id", String(16), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("published_at", UTCDateTime, nullable=True),
+    UniqueConstraint("event_id", name="uq_signal_outbox_event_id"),
+    Index("ix_signal_outbox_published_at_seq", "published_at", "seq"),
+)
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+# --- source events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A source event as the timeline shows it."""
+
+    company_id: str
+    source: str
+    event_id: str
+    type: str
+    at: datetime
+    summary: str
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+_PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    "observation": Observation,
+    "publication": Publication,
+    "bureau": BureauEvent,
+    "order": Order,
+    "register": RegisterEvent,
+    "contact": Contact,
+}
+
+
+def to_source_event(source: str, event_id: str, at: datetime, payload: str) -> SourceEvent:
+    """The `SourceEvent` of a stored row, rebuilt through the same adapter that made it."""
+    model = _PAYLOAD_MODELS[source].model_validate_json(payload)
+    if isinstance(model, Observation):
+        return from_observation(model)
+    if isinstance(model, Publication):
+        return from_publication(model)
+    if isinstance(model, BureauEvent):
+        return from_bureau(model)
+    if isinstance(model, Order):
+        return from_order(model)
+    if isinstance(model, RegisterEvent):
+        return from_register(model, id=event_id)
+    if isinstance(model, Contact):
+        # A contact never contacted is dated by when it was saved, which only the row remembers.
+        return from_contact(model, at=at)
+    raise TypeError(f"unexpected payload {type(model).__name__}")  # pragma: no cover
+
+
+def _row_of(event: SourceEvent, received_at: datetime) -> dict[str, Any]:
+    return {
+        "company_id": event.company_id,
+        "source": event.source,
+        "event_id": event.id,
+        "at": event.at,
+        "type": event.type,
+        "payload": event.payload.model_dump_json(),
+        "summary": event.summary,
+        "received_at": received_at,
+    }
+
+
+def _newer_contact(new: SourceEvent, old_at: datetime, old_payload: str) -> bool:
+    """Whether a contact version replaces the stored one: the order `History` uses to pick the latest."""
+    assert isinstance(new.payload, Contact)
+    old = Contact.model_validate_json(old_payload)
+    return (new.at, new.payload.deleted, new.payload.model_dump_json()) > (old_at, old.deleted, old_payload)
+
+
+async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], received_at: datetime) -> set[str]:
+    """Store the events that are new; return the companies whose history changed.
+
+    An event already stored (a redelivery, a repeat under the same id) is a no-op: the insert does nothing
+    on conflict, and RETURNING says which rows were really written. Contacts are the exception: the same
+    contact id comes in versions, and a later version replaces the stored one.
+    """
+    latest: dict[tuple[str, str, str], SourceEvent] = {}
+    for event in events:
+        key = (event.company_id, event.source, event.id)
+        known = latest.get(key)
+        if known is None or (
+            isinstance(event.payload, Contact)
+            and _newer_contact(event, known.at, known.payload.model_dump_json())
+        ):
+            latest[key] = event
+    rows = [_row_of(event, received_at) for event in latest.values()]
+    changed: set[str] = set()
+    written: set[tuple[str, str, str]] = set()
+    for chunk in _chunks(rows):
+        stmt = _insert(conn, source_events).values(list(chunk)).on_conflict_do_nothing()
+        result = await conn.execute(
+            stmt.returning(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
+        )
+        written.update((row.company_id, row.source, row.event_id) for row in result)
+    changed.update(key[0] for key in written)
+    contacts = [
+        (key, event) for key, event in latest.items() if key not in written and event.source == "contact"
+    ]
+    changed.update(await _replace_contacts(conn, contacts, received_at))
+    return changed
+
+
+async def _replace_contacts(
+    conn: AsyncConnection,
+    candidates: Sequence[tuple[tuple[str, str, str], SourceEvent]],
+    received_at: datetime,
+) -> set[str]:
+    if not candidates:
+        return set()
+    key_columns = tuple_(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
+    stored: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+    for chunk in _chunks([key for key, _ in candidates]):
+        result = await conn.execute(
+            select(
+                source_events.c.company_id,
+                source_events.c.source,
+                source_events.c.event_id,
+                source_events.c.at,
+                source_events.c.payload,
+            ).where(key_columns.in_(list(chunk)))
+        )
+        for row in result:
+            stored[(row.company_id, row.source, row.event_id)] = (row.at, row.payload)
+    newer = [
+        _row_of(event, received_at)
+        for key, event in candidates
+        if key in stored and _newer_contact(event, *stored[key])
+    ]
+    if newer:
+        await conn.execute(
+            update(source_events)
+            .where(
+                source_events.c.company_id == bindparam("b_company_id"),
+                source_events.c.source == bindparam("b_source"),
+                source_events.c.event_id == bindparam("b_event_id"),
+            )
+            .values(
+                at=bindparam("at"),
+                type=bindparam("type"),
+                payload=bindparam("payload"),
+                summary=bindparam("summary"),
+                received_at=bindparam("received_at"),
+            ),
+            [{**row, **{f"b_{k}": row[k] for k in ("company_id", "source", "event_id")}} for row in newer],
+        )
+    return {row["company_id"] for row in newer}
+
+
+async def histories(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SourceEvent]]:
+    """Every source event of each company (in no particular order: `evaluate` sorts)."""
+    found: dict[str, list[SourceEvent]] = {}
+    for chunk in _chunks(sorted(set(company_ids))):
+        result = await conn.execute(
+            select(
+                source_events.c.company_id,
+                source_events.c.source,
+                source_events.c.event_id,
+                source_events.c.at,
+                source_events.c.payload,
+            ).where(source_events.c.company_id.in_(list(chunk)))
+        )
+        for row in result:
+            found.setdefault(row.company_id, []).append(
+                to_source_event(row.source, row.event_id, row.at, row.payload)
+            )
+    return found
+
+
+def context_for(company_ids: Iterable[str]) -> dict[str, Context]:
+    """The cross-company facts each company's rules need.
+
+    The seam for the person index (directors' past bankruptcies) and the group graph (parents' open
+    signals): until those exist, every company is judged on its own history.
+    """
+    return {company_id: EMPTY_CONTEXT for company_id in company_ids}
+
+
+# --- companies ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRecord:
+    """A company: its portfolio entry when monitored, its risk level and score."""
+
+    company_id: str
+    name: str | None
+    portfolio: dict[str, Any] | None
+    risk_level: Severity | None
+    score: int
+    updated_at: datetime
+
+
+def _company(row: Any) -> CompanyRecord:
+    return CompanyRecord(
+        company_id=row.company_id,
+        name=row.name,
+        portfolio=json.loads(row.portfolio) if row.portfolio is not None else None,
+        risk_level=Severity(row.risk_level) if row.risk_level else None,
+        score=row.score,
+        updated_at=row.updated_at,
+    )
+
+
+async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry], now: datetime) -> None:
+    """Store the latest portfolio entry of each company; a removal keeps the company and its signals."""
+    latest = {entry.company_id: entry for entry in entries}
+    rows = [
+        {
+            "company_id": entry.company_id,
+            # A removal carries a placeholder name: the name known before stays.
+            "name": None if entry.deleted else entry.name,
+            "portfolio": None if entry.deleted else entry.model_dump_json(),
+            "risk_level": None,
+            "score": 100,
+            "updated_at": now,
+        }
+        for entry in latest.values()
+    ]
+    for chunk in _chunks(rows):
+        stmt = _insert(conn, companies).values(list(chunk))
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["company_id"],
+                set_={
+                    "name": func.coalesce(stmt.excluded.name, companies.c.name),
+                    "portfolio": stmt.excluded.portfolio,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
+
+
+async def lock_companies(
+    conn: AsyncConnection, company_ids: Iterable[str], now: datetime
+) -> dict[str, CompanyRecord]:
+    """Create the companies not known yet, then lock them for this transaction.
+
+    The lock serialises the evaluations of one company: its events arrive on several topics, whose
+    partitions may be consumed by different members of the group at the same time. Locks are taken in
+    id order so that two batches never wait on each other in a cycle. (SQLite serialises writers anyway.)
+    """
+    ids = sorted(set(company_ids))
+    found: dict[str, CompanyRecord] = {}
+    for chunk in _chunks(ids):
+        rows = [
+            {
+                "company_id": c,
+                "name": None,
+                "portfolio": None,
+                "risk_level": None,
+                "score": 100,
+                "updated_at": now,
+            }
+            for c in chunk
+        ]
+        await conn.execute(_insert(conn, companies).values(rows).on_conflict_do_nothing())
+        result = await conn.execute(
+            select(companies)
+            .where(companies.c.company_id.in_(list(chunk)))
+            .order_by(companies.c.company_id)
+            .with_for_update()
+        )
+        found.update((row.company_id, _company(row)) for row in result)
+    return found
+
+
+async def get_company(conn: AsyncConnection, company_id: str, *, lock: bool = False) -> CompanyRecord | None:
+    query = select(companies).where(companies.c.company_id == company_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    return _company(row) if row else None
+
+
+async def set_company_states(conn: AsyncConnection, states: Sequence[CompanyRecord]) -> None:
+    """Store the name, risk level and score of companies (the portfolio is left as it is)."""
+    if not states:
+        return
+    await conn.execute(
+        update(companies)
+        .where(companies.c.company_id == bindparam("b_company_id"))
+        .values(
+            name=bindparam("name"),
+            risk_level=bindparam("risk_level"),
+            score=bindparam("score"),
+            updated_at=bindparam("updated_at"),
+        ),
+        [
+            {
+                "b_company_id": state.company_id,
+                "name": state.name,
+                "risk_level": state.risk_level.value if state.risk_level else None,
+                "score": state.score,
+                "updated_at": state.updated_at,
+            }
+            for state in states
+        ],
+    )
+
+
+# --- signals -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """A signal row."""
+
+    id: str
+    company_id: str
+    signal: str
+    category: Category
+    severity: Severity
+    status: SignalStatus
+    summary: str
+    evidence: tuple[Evidence, ...]
+    version: int
+    raised_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    note: str | None = None
+
+    @property
+    def evidence_ids(self) -> frozenset[str]:
+        return frozenset(item.event_id for item in self.evidence)
+
+    def to_signal(self, company: CompanyRecord | None) -> Signal:
+        """The contract's Signal JSON, with the company's name, risk level and score."""
+        return Signal(
+            id=self.id,
+            company_id=self.company_id,
+            company_name=company.name if company else None,
+            signal=self.signal,
+            category=self.category,
+            severity=self.severity,
+            status=self.status,
+            summary=self.summary,
+            evidence=list(self.evidence),
+            risk_level=company.risk_level if company else None,
+            score=company.score if company else 100,
+            raised_at=self.raised_at,
+            updated_at=self.updated_at,
+        )
+
+
+_EVIDENCE_LIST = TypeAdapter(list[Evidence])
+
+
+def _signal(row: Any) -> SignalRecord:
+    return SignalRecord(
+        id=row.id,
+        company_id=row.company_id,
+        signal=row.signal,
+        category=Category(row.category),
+        severity=Severity(row.severity),
+        status=SignalStatus(row.status),
+        summary=row.summary,
+        evidence=tuple(_EVIDENCE_LIST.validate_json(row.evidence)),
+        version=row.version,
+        raised_at=row.raised_at,
+        updated_at=row.updated_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=row.acknowledged_at,
+        note=row.note,
+    )
+
+
+def _signal_row(record: SignalRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "company_id": record.company_id,
+        "signal": record.signal,
+        "category": record.category.value,
+        "severity": record.severity.value,
+        "status": record.status.value,
+        "summary": record.summary,
+        "evidence": _EVIDENCE_LIST.dump_json(list(record.evidence)).decode(),
+        "version": record.version,
+        "raised_at": record.raised_at,
+        "updated_at": record.updated_at,
+        "resolved_at": record.resolved_at,
+        "resolved_by": record.resolved_by,
+        "acknowledged_by": record.acknowledged_by,
+        "acknowledged_at": record.acknowledged_at,
+        "note": record.note,
+    }
+
+
+async def signals_of(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SignalRecord]]:
+    """Every signal (open and resolved) of each company, oldest first."""
+    found: dict[str, list[SignalRecord]] = {}
+    for chunk in _chunks(sorted(set(company_ids))):
+        result = await conn.execute(
+            select(signals)
+            .where(signals.c.company_id.in_(list(chunk)))
+            .order_by(signals.c.raised_at, signals.c.id)
+        )
+        for row in result:
+            found.setdefault(row.company_id, []).append(_signal(row))
+    return found
+
+
+async def open_signals(conn: AsyncConnection, company_id: str) -> list[SignalRecord]:
+    """The open signals of a company, most severe first."""
+    result = await conn.execute(
+        select(signals).where(signals.c.company_id == company_id, signals.c.status == SignalStatus.OPEN.value)
+    )
+    found = [_signal(row) for row in result]
+    return sorted(found, key=lambda s: (-s.severity.rank, s.signal))
+
+
+async def get_signal(conn: AsyncConnection, signal_id: str) -> SignalRecord | None:
+    row = (await conn.execute(select(signals).where(signals.c.id == signal_id))).first()
+    return _signal(row) if row else None
+
+
+async def insert_signals(conn: AsyncConnection, records: Sequence[SignalRecord]) -> None:
+    for chunk in _chunks([_signal_row(record) for record in records], CHUNK // 20):
+        await conn.execute(signals.insert().values(list(chunk)))
+
+
+async def update_signals(conn: AsyncConnection, records: Sequence[SignalRecord]) -> None:
+    """Write every changing column of each signal (one statement, executed for all of them)."""
+    if not records:
+        return
+    mutable = (
+        "severity",
+        "status",
+        "summary",
+        "evidence",
+        "version",
+        "updated_at",
+        "resolved_at",
+        "resolved_by",
+        "acknowledged_by",
+        "acknowledged_at",
+        "note",
+    )
+    await conn.execute(
+        update(signals)
+        .where(signals.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in mutable}),
+        [
+            {"b_id": record.id, **{name: row[name] for name in mutable}}
+            for record in records
+            for row in (_signal_row(record),)
+        ],
+    )
+
+
+# --- outbox ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A signal event to publish on `ew.signals`: its CloudEvent id and type, and the Signal JSON."""
+
+    event_id: str
+    company_id: str
+    type: str
+    payload: str
+    created_at: datetime
+    seq: int | None = None
+
+
+async def add_outbox(conn: AsyncConnection, entries: Sequence[OutboxEntry]) -> None:
+    """Queue events; an event id already queued is a no-op (its content is the same by construction)."""
+    rows = [
+        {
+            "event_id": e.event_id,
+            "company_id": e.company_id,
+            "type": e.type,
+            "payload": e.payload,
+            "created_at": e.created_at,
+            "published_at": None,
+        }
+        for e in entries
+    ]
+    for chunk in _chunks(rows, CHUNK // 10):
+        await conn.execute(
+            _insert(conn, signal_outbox)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+
+
+async def pending_outbox(conn: AsyncConnection, limit: int) -> list[OutboxEntry]:
+    """The oldest unpublished events, in the order they were queued."""
+    result = await conn.execute(
+        select(signal_outbox)
+        .where(signal_outbox.c.published_at.is_(None))
+        .order_by(signal_outbox.c.seq)
+        .limit(limit)
+    )
+    return [
+        OutboxEntry(row.event_id, row.company_id, row.type, row.payload, row.created_at, row.seq)
+        for row in result
+    ]
+
+
+async def has_pending_outbox(conn: AsyncConnection) -> bool:
+    """Whether any event waits to be published (a cheap check before taking the relay lock)."""
+    query = select(signal_outbox.c.seq).where(signal_outbox.c.published_at.is_(None)).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def prune_outbox(conn: AsyncConnection, published_before: datetime) -> int:
+    """Delete the events published before a time; the number deleted."""
+    result = await conn.execute(
+        delete(signal_outbox).where(
+            signal_outbox.c.published_at.is_not(None), signal_outbox.c.published_at < published_before
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+async def mark_published(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
+    for chunk in _chunks(list(seqs)):
+        await conn.execute(
+            update(signal_outbox).where(signal_outbox.c.seq.in_(list(chunk))).values(published_at=now)
+        )
+
+
+# --- pages -------------------------------------------------------------------------------------------
+
+
+async def timeline_page(
+    conn: AsyncConnection, company_id: str, after: tuple[datetime, str, str] | None, limit: int
+) -> list[StoredEvent]:
+    """Source events of a company, newest first, after the keyset position `(at, source, event_id)`."""
+    c = source_events.c
+    query = select(source_events).where(c.company_id == company_id)
+    if after is not None:
+        at, source, event_id = after
+        query = query.where(
+            or_(
+                c.at < at,
+                and_(c.at == at, or_(c.source < source, and_(c.source == source, c.event_id < event_id))),
+            )
+        )
+    query = query.order_by(c.at.desc(), c.source.desc(), c.event_id.desc()).limit(limit)
+    return [
+        StoredEvent(
+            company_id=row.company_id,
+            source=row.source,
+            event_id=row.event_id,
+            type=row.type,
+            at=row.at,
+            summary=row.summary,
+            payload=json.loads(row.payload),
+            received_at=row.received_at,
+        )
+        for row in await conn.execute(query)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFilter:
+    """The filters of `GET /v1/signals`."""
+
+    status: SignalStatus | None = None
+    category: Category | None = None
+    min_severity: Severity | None = None
+    company_id: str | None = None
+    since: datetime | None = None
+
+
+async def signal_page(
+    conn: AsyncConnection, where: SignalFilter, after: tuple[datetime, str] | None, limit: int
+) -> list[tuple[SignalRecord, CompanyRecord | None]]:
+    """Signals newest first (by `raised_at`, which never changes: pages stay stable), with their company."""
+    c = signals.c
+    query = select(signals, *_company_columns()).outerjoin(companies, companies.c.company_id == c.company_id)
+    if where.status is not None:
+        query = query.where(c.status == where.status.value)
+    if where.category is not None:
+        query = query.where(c.category == where.category.value)
+    if where.min_severity is not None:
+        query = query.where(c.severity.in_([s.value for s in Severity if s >= where.min_severity]))
+    if where.company_id is not None:
+        query = query.where(c.company_id == where.company_id)
+    if where.since is not None:
+        query = query.where(c.raised_at >= where.since)
+    if after is not None:
+        raised_at, signal_id = after
+        query = query.where(or_(c.raised_at < raised_at, and_(c.raised_at == raised_at, c.id < signal_id)))
+    query = query.order_by(c.raised_at.desc(), c.id.desc()).limit(limit)
+    return [(_signal(row), _joined_company(row)) for row in await conn.execute(query)]
+
+
+def _company_columns() -> list[Any]:
+    return [
+        companies.c.name.label("company_name"),
+        companies.c.portfolio.label("company_portfolio"),
+        companies.c.risk_level.label("company_risk_level"),
+        companies.c.score.label("company_score"),
+        companies.c.updated_at.label("company_updated_at"),
+    ]
+
+
+def _joined_company(row: Any) -> CompanyRecord | None:
+    if row.company_score is None:
+        return None
+    return CompanyRecord(
+        company_id=row.company_id,
+        name=row.company_name,
+        portfolio=json.loads(row.company_portfolio) if row.company_portfolio is not None else None,
+        risk_level=Severity(row.company_risk_level) if row.company_risk_level else None,
+        score=row.company_score,
+        updated_at=row.company_updated_at,
+    )

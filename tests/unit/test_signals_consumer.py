@@ -1,0 +1,190 @@
+"""The pure part of the signals consumer: decoding messages and turning findings into writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from services.signals.consumer import (
+    TOPICS,
+    Plan,
+    decode_message,
+    plan_company,
+    signal_id,
+    suppressed_evidence,
+)
+from services.signals.rules import EMPTY_CONTEXT, SourceEvent
+from services.signals.store import CompanyRecord, SignalRecord
+from shared import topics
+from shared.bus import Message, Poison
+from shared.cloudevents import new_event
+from shared.schemas import PortfolioEntry, SignalStatus
+from tests.unit.signals.builders import COMPANY, RULES, bureau, paying, pub
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+COMPANY_RECORD = CompanyRecord(COMPANY, None, None, None, 100, NOW)
+
+
+def plan(
+    history: list[SourceEvent], existing: Sequence[SignalRecord] = (), company: CompanyRecord = COMPANY_RECORD
+) -> Plan:
+    return plan_company(company, history, list(existing), EMPTY_CONTEXT, RULES, NOW)
+
+
+def after(records: list[SignalRecord], changed: list[SignalRecord]) -> list[SignalRecord]:
+    by_id = {r.id: r for r in records}
+    by_id.update((r.id, r) for r in changed)
+    return list(by_id.values())
+
+
+def message(topic: str, value: bytes, headers: tuple[tuple[str, bytes], ...]) -> Message:
+    return Message(topic, 0, 0, COMPANY, value, headers, NOW)
+
+
+# --- decoding ----------------------------------------------------------------------------------------
+
+
+def test_decodes_intake_payloads_and_portfolio_entries() -> None:
+    entry = PortfolioEntry(company_id=COMPANY, name="Acme NV")
+    record = new_event("earlywarning.portfolio.updated", "/test", COMPANY, entry).to_record(topics.PORTFOLIO)
+    assert decode_message(message(record.topic, record.value, record.headers)) == entry
+
+    event = bureau("tax_debt", NOW, id="evt-1", amount_eur=100)
+    record = new_event("earlywarning.bureau.tax_debt", "/test", COMPANY, event.payload).to_record(
+        topics.BUREAU
+    )
+    decoded = decode_message(message(record.topic, record.value, record.headers))
+    assert decoded == event
+
+
+@pytest.mark.parametrize(
+    ("topic", "value", "headers"),
+    [
+        (topics.PUBLICATIONS, b"{}", ()),  # no CloudEvents headers
+        (
+            topics.PUBLICATIONS,
+            b"{not json",
+            (("ce_id", b"1"), ("ce_source", b"/x"), ("ce_specversion", b"1.0"), ("ce_type", b"t")),
+        ),
+        (
+            topics.ORDERS,
+            b'{"order_id": 1}',
+            (("ce_id", b"1"), ("ce_source", b"/x"), ("ce_specversion", b"1.0"), ("ce_type", b"t")),
+        ),
+        (topics.SIGNALS, b"{}", ()),  # not a topic of this consumer
+    ],
+)
+def test_an_unreadable_message_is_poison(
+    topic: str, value: bytes, headers: tuple[tuple[str, bytes], ...]
+) -> None:
+    with pytest.raises(Poison):
+        decode_message(message(topic, value, headers))
+
+
+def test_reads_every_intake_topic() -> None:
+    assert set(TOPICS) == set(topics.INTAKE_TOPICS)
+
+
+# --- planning ----------------------------------------------------------------------------------------
+
+
+def test_a_new_finding_is_raised_with_a_stable_id_and_an_event() -> None:
+    bankrupt = pub(datetime(2019, 5, 6, tzinfo=UTC), "bankruptcy", reference="ref-b")
+    first = plan([bankrupt])
+    [raised] = first.raised
+    assert raised.signal == "bankruptcy"
+    assert raised.raised_at == bankrupt.at  # event time
+    assert raised.id == signal_id(COMPANY, "bankruptcy", bankrupt.at, 0)
+    assert raised.id == plan([bankrupt]).raised[0].id  # deterministic
+    assert (first.company.risk_level, first.company.score) == ("critical", 40)
+    [entry] = first.outbox
+    assert entry.type == "earlywarning.signal.raised"
+    assert entry.event_id == plan([bankrupt]).outbox[0].event_id
+
+
+def test_new_evidence_updates_and_an_unchanged_history_changes_nothing() -> None:
+    debt = bureau("tax_debt", datetime(2025, 4, 1, tzinfo=UTC), amount_eur=100)
+    [raised] = plan([debt]).raised
+    assert not plan([debt], [raised]).outbox  # the same history again: nothing to write
+
+    second = bureau("tax_debt", datetime(2025, 5, 1, tzinfo=UTC), amount_eur=200)
+    update = plan([debt, second], [raised])
+    [updated] = update.updated
+    assert (updated.id, updated.version, len(updated.evidence)) == (raised.id, 2, 2)
+    assert [e.type for e in update.outbox] == ["earlywarning.signal.updated"]
+    assert update.outbox[0].event_id != plan([debt]).outbox[0].event_id
+
+
+def test_a_finding_that_no_longer_holds_is_resolved() -> None:
+    debt = bureau("tax_debt", datetime(2024, 1, 1, tzinfo=UTC), amount_eur=100)
+    [raised] = plan([debt]).raised
+    # Eighteen months later the debt has left its 365-day window.
+    later = plan([debt, paying(datetime(2025, 7, 1, tzinfo=UTC), 10)], [raised])
+    [resolved] = later.updated
+    assert (resolved.status, resolved.resolved_at, resolved.resolved_by) == (SignalStatus.RESOLVED, NOW, None)
+    assert (later.company.risk_level, later.company.score) == (None, 100)
+    assert [e.type for e in later.outbox] == ["earlywarning.signal.resolved"]
+
+
+def test_a_manual_resolution_holds_until_new_evidence() -> None:
+    debt = bureau("tax_debt", datetime(2025, 4, 1, tzinfo=UTC), amount_eur=100)
+    [raised] = plan([debt]).raised
+    dismissed = replace(raised, status=SignalStatus.RESOLVED, resolved_at=NOW, resolved_by="an", version=2)
+    assert suppressed_evidence([dismissed]) == {"tax_debt": raised.evidence_ids}
+    assert not plan([debt, paying(datetime(2025, 4, 2, tzinfo=UTC), 5)], [dismissed]).outbox
+
+    again = plan([debt, bureau("tax_debt", datetime(2025, 5, 1, tzinfo=UTC), amount_eur=50)], [dismissed])
+    [reraised] = again.raised
+    assert reraised.id != raised.id  # same start, but a second signal of that name
+    assert reraised.raised_at == raised.raised_at
+
+
+def test_only_the_latest_resolution_suppresses() -> None:
+    debt = bureau("tax_debt", datetime(2025, 4, 1, tzinfo=UTC), amount_eur=100)
+    [raised] = plan([debt]).raised
+    by_hand = replace(raised, status=SignalStatus.RESOLVED, resolved_at=NOW, resolved_by="an", version=2)
+    later = replace(
+        raised, id="sig_2", status=SignalStatus.RESOLVED, resolved_at=NOW.replace(day=6), version=3
+    )
+    assert suppressed_evidence([by_hand, later]) == {}
+    assert suppressed_evidence([later, by_hand]) == {}
+
+
+def test_the_outbox_carries_the_company_state_after_all_changes() -> None:
+    events = [
+        pub(datetime(2025, 1, 6, tzinfo=UTC), "bankruptcy"),
+        bureau("tax_debt", datetime(2025, 2, 1, tzinfo=UTC), amount_eur=100),
+    ]
+    company = replace(COMPANY_RECORD, name="Acme NV")
+    result = plan(events, company=company)
+    assert {r.signal for r in result.raised} == {"bankruptcy", "tax_debt"}
+    assert result.company.score == 28  # 100 x 0.4 x 0.7
+    for entry in result.outbox:
+        assert '"score":28' in entry.payload
+        assert '"company_name":"Acme NV"' in entry.payload
+        assert '"risk_level":"critical"' in entry.payload
+
+
+def test_a_company_outside_the_portfolio_takes_its_published_name() -> None:
+    named = pub(datetime(2025, 1, 6, tzinfo=UTC), "capital_increase")
+    named = replace(named, payload=named.payload.model_copy(update={"company_name": "Gazette NV"}))
+    assert plan([named]).company.name == "Gazette NV"
+    kept = replace(COMPANY_RECORD, name="Portfolio NV")
+    assert plan([named], company=kept).company.name == "Portfolio NV"
+
+
+def test_all_changes_of_a_signal_get_distinct_event_ids() -> None:
+    first = bureau("tax_debt", datetime(2025, 4, 1, tzinfo=UTC), amount_eur=100)
+    [raised] = plan([first]).raised
+    records = [raised]
+    ids = {plan([first]).outbox[0].event_id}
+    history = [first]
+    for month in (5, 6, 7):
+        history.append(bureau("tax_debt", datetime(2025, month, 1, tzinfo=UTC), amount_eur=month))
+        step = plan(history, records)
+        records = after(records, step.updated)
+        ids.update(e.event_id for e in step.outbox)
+    assert len(ids) == 4
