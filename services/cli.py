@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ingest.import_cli import register as register_import
+from services.signals.rules import RulesConfigError, defaults_text, load_rules
 from shared.auth import ApiKey, Scope
 from shared.bus import BusError
 from shared.bus.dlq import list_dead_letters, replay
@@ -70,7 +72,17 @@ def _settings(*, server: bool = True) -> Settings:
     settings = Settings()
     # A command that is not a server prints its answer; the log then only says what went wrong.
     configure_logging(settings.log_level if server else "WARNING", settings.log_format)
+    if server and settings.rules_file is not None:
+        _check_rules(settings.rules_file)  # fail before starting anything, with the reason
     return settings
+
+
+def _check_rules(path: Path) -> None:
+    try:
+        load_rules(path)
+    except RulesConfigError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _with_infrastructure(work: Callable[[Infrastructure], Awaitable[T]]) -> T:
@@ -118,6 +130,24 @@ def serve(
     from services.runner import DEFAULT_PORTS, run
 
     run(_settings(), [service.value], host, port or DEFAULT_PORTS[service.value])
+
+
+@app.command()
+def rules(
+    check: Annotated[
+        Path | None, typer.Option("--check", help="Check this rules file instead of printing the defaults.")
+    ] = None,
+) -> None:
+    """Print the shipped signal rules (thresholds and windows, with comments), or check a rules file.
+
+    To change a threshold, copy the settings you want into your own YAML file, keep the section names,
+    and set EW_RULES_FILE to its path; settings you leave out keep their defaults.
+    """
+    if check is None:
+        print(defaults_text(), end="")
+        return
+    _check_rules(check)
+    console.print(f"{check}: the rules are valid")
 
 
 @app.command()

@@ -5,6 +5,8 @@ Nothing else in the code base reads `os.environ`: services receive a `Settings` 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     )
     sweep_interval: float = Field(
         3600.0, gt=0, description="Seconds between sweeps for absence-based signals."
+    )
+
+    rules_file: Path | None = Field(
+        None,
+        description="YAML file overriding thresholds of the signal rules (`earlywarning rules` prints them).",
     )
 
     bus_partitions: int = Field(6, ge=1, le=1000, description="Partitions per topic when topics are created.")

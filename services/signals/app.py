@@ -8,6 +8,7 @@ import asyncio
 from services.signals.api import router
 from services.signals.consumer import GROUP_ID, TOPICS, IntakeHandler
 from services.signals.outbox import OutboxRelay
+from services.signals.rules import load_rules
 from shared.bus import Worker
 from shared.runtime import Infrastructure, ServiceSpec
 
@@ -24,7 +25,7 @@ class SignalsWorker(Worker):
             infra.bus,
             GROUP_ID,
             TOPICS,
-            IntakeHandler(infra.engine, on_commit=relay.wake),
+            IntakeHandler(infra.engine, config=load_rules(infra.settings.rules_file), on_commit=relay.wake),
             max_attempts=infra.settings.bus_max_attempts,
         )
         self.relay = relay

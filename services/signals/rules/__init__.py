@@ -13,7 +13,14 @@ The thresholds come from `load_rules()` (shipped `defaults.yaml` with the user's
 from __future__ import annotations
 
 from .catalogue import CATALOGUE, DEFAULT_SEVERITY, Rule, SignalSpec
-from .config import RulesConfig, RulesConfigError, default_rules, load_rules, rules_from_mapping
+from .config import (
+    RulesConfig,
+    RulesConfigError,
+    default_rules,
+    defaults_text,
+    load_rules,
+    rules_from_mapping,
+)
 from .context import EMPTY_CONTEXT, Context, ParentState, PriorFailure
 from .directors import Director, DirectorChange, director_changes, registered_directors
 from .evaluate import Rated, diff, evaluate, risk_level, score
@@ -58,6 +65,7 @@ __all__ = [
     "SourceName",
     "category_of",
     "default_rules",
+    "defaults_text",
     "diff",
     "director_changes",
     "display_name",

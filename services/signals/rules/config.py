@@ -216,6 +216,11 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
         raise RulesConfigError(f"{path}: {exc}") from None
 
 
+def defaults_text() -> str:
+    """The shipped `defaults.yaml`, comments included: the starting point of a user's rules file."""
+    return resources.files(_PACKAGE).joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+
+
 @functools.cache
 def default_rules() -> RulesConfig:
     """The shipped defaults, read once (the value is immutable, so sharing it is safe)."""
@@ -232,7 +237,7 @@ def rules_from_mapping(overrides: Mapping[str, Any]) -> RulesConfig:
 
 
 def _defaults() -> dict[str, Any]:
-    text = resources.files(_PACKAGE).joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+    text = defaults_text()
     return _parse(text, DEFAULTS_FILE)
 
 
