@@ -11,15 +11,17 @@ exactly once although delivery is at least once.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.signals import store
+from services.signals import graph, store
 from services.signals.outbox import outbox_entry
 from services.signals.rules import (
     Change,
@@ -48,14 +50,19 @@ from shared.db import utcnow
 from shared.schemas import (
     TOPIC_MODELS,
     BureauEvent,
+    Category,
     Contact,
     Observation,
     Order,
     PortfolioEntry,
     Publication,
     RegisterEvent,
+    Severity,
+    SignalName,
     SignalStatus,
 )
+
+log = logging.getLogger(__name__)
 
 GROUP_ID = "ew.signals"
 TOPICS: tuple[str, ...] = (
@@ -127,6 +134,18 @@ def suppressed_evidence(existing: Sequence[SignalRecord]) -> dict[str, frozenset
     return {name: r.evidence_ids for name, r in latest.items() if r.resolved_by is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A signal that changed at a company, as the fan-out sees it; `before` is the severity before an update."""
+
+    company_id: str
+    signal: str
+    kind: ChangeKind
+    category: Category
+    severity: Severity
+    before: Severity | None = None
+
+
 @dataclass
 class Plan:
     """What one evaluation of a company writes."""
@@ -135,6 +154,7 @@ class Plan:
     raised: list[SignalRecord] = field(default_factory=list)
     updated: list[SignalRecord] = field(default_factory=list)
     outbox: list[OutboxEntry] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)
 
 
 def plan_company(
@@ -173,6 +193,10 @@ def plan_company(
     for change, record in applied:
         (plan.raised if change.kind is ChangeKind.RAISED else plan.updated).append(record)
         plan.outbox.append(outbox_entry(record, change.kind, state, now))
+        before = open_now[change.signal].severity if change.signal in open_now else None
+        plan.moved.append(
+            Moved(company.company_id, change.signal, change.kind, record.category, record.severity, before)
+        )
     return plan
 
 
@@ -225,7 +249,85 @@ def _published_name(history: Sequence[SourceEvent]) -> str | None:
     return max(named)[1] if named else None
 
 
+# --- the fan-out (pure) ------------------------------------------------------------------------------
+
+FANOUT_CAP = 1000
+"""At most this many companies are judged again, per batch, because another company changed."""
+
+FANOUT_ROUNDS = 2
+"""Rounds of re-evaluation after the batch's own companies: a parent's change reaches its subsidiaries, and
+their `parent_distress` theirs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ripples:
+    """The companies whose changes concern others.
+
+    `failed`: declared bankrupt, which concerns every company sharing a director with them
+    (`director_failure_history`). `distressed`: a high or critical risk signal was raised, resolved or
+    changed severity, which concerns every company they hold shares in (`parent_distress`).
+    """
+
+    failed: frozenset[str] = frozenset()
+    distressed: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.failed or self.distressed)
+
+
+def ripples(moved: Iterable[Moved], failed: Iterable[str] = ()) -> Ripples:
+    """Which changes concern other companies; `failed` adds companies known to be bankrupt whose people
+    changed (a late publication naming a director of a bankrupt company)."""
+    bankrupt = set(failed)
+    distressed: set[str] = set()
+    for change in moved:
+        if change.signal == SignalName.BANKRUPTCY.value and change.kind is ChangeKind.RAISED:
+            bankrupt.add(change.company_id)
+        if change.category is not Category.RISK:
+            continue
+        if change.kind is ChangeKind.UPDATED and change.before is change.severity:
+            continue  # new evidence only: the subsidiaries see (signal, severity), which did not change
+        serious = max(change.severity.rank, change.before.rank if change.before else 0)
+        if serious >= Severity.HIGH.rank:
+            distressed.add(change.company_id)
+    return Ripples(frozenset(bankrupt), frozenset(distressed))
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """The companies to judge again, in lock order, and those left out by the cap."""
+
+    companies: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+
+
+def fan_out(
+    ripples: Ripples,
+    sharing: Mapping[str, Collection[str]],
+    children: Mapping[str, Collection[str]],
+    budget: int,
+) -> Fanout:
+    """Who must be judged again given the ripples of a round.
+
+    `sharing` maps a company to the others that share a director with it, `children` a company to those it
+    holds shares in. Every company reached is judged again, even one judged earlier in the batch: it read
+    its context before these changes were written. At most `budget` companies are kept, the first in id
+    order (a deterministic cut); the rest are `dropped`.
+    """
+    reached: set[str] = set()
+    for company_id in ripples.failed:
+        reached.update(sharing.get(company_id, ()))
+    for company_id in ripples.distressed:
+        reached.update(children.get(company_id, ()))
+    ordered = tuple(sorted(reached))
+    keep = max(budget, 0)
+    return Fanout(ordered[:keep], ordered[keep:])
+
+
 # --- the handler -------------------------------------------------------------------------------------
+
+# Deadlock detected, serialization failure: the transaction was rolled back and can simply run again.
+_RETRYABLE_STATES = frozenset({"40P01", "40001"})
 
 
 class IntakeHandler:
@@ -238,11 +340,15 @@ class IntakeHandler:
         config: RulesConfig | None = None,
         on_commit: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        fanout_cap: int = FANOUT_CAP,
+        fanout_rounds: int = FANOUT_ROUNDS,
     ) -> None:
         self.engine = engine
         self.config = config or default_rules()
         self.on_commit = on_commit
         self.clock = clock
+        self.fanout_cap = fanout_cap
+        self.fanout_rounds = fanout_rounds
 
     async def __call__(self, messages: Sequence[Message]) -> None:
         # Decode everything first: a poison message fails the batch before anything is written, and the
@@ -251,8 +357,15 @@ class IntakeHandler:
         entries = [item for item in items if isinstance(item, PortfolioEntry)]
         events = [item for item in items if isinstance(item, SourceEvent)]
         now = self.clock()
-        async with self.engine.begin() as conn:
-            queued = await self.apply(conn, entries, events, now)
+        try:
+            async with self.engine.begin() as conn:
+                queued = await self.apply(conn, entries, events, now)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
+                raise
+            # Companies re-evaluated for others are locked after the batch's own: two batches may then
+            # wait on each other. PostgreSQL breaks the cycle by failing one; it is retried, not dead-lettered.
+            raise OperationalError(exc.statement, exc.params, exc.orig or exc) from exc
         if queued and self.on_commit is not None:
             self.on_commit()
 
@@ -276,15 +389,70 @@ class IntakeHandler:
             return 0
         companies = await store.lock_companies(conn, touched, now)
         histories = await store.histories(conn, touched)
-        existing = await store.signals_of(conn, touched)
-        contexts = store.context_for(touched)
-        plans = [
+        reindexed = await graph.index(conn, histories, events)
+        plans = await self._plan(conn, companies, histories, now)
+        queued = await self._write(conn, plans)
+        return queued + await self._fan_out(conn, plans, await graph.bankrupt(conn, reindexed), now)
+
+    async def _plan(
+        self,
+        conn: AsyncConnection,
+        companies: Mapping[str, CompanyRecord],
+        histories: Mapping[str, Sequence[SourceEvent]],
+        now: datetime,
+    ) -> list[Plan]:
+        """Judge each company (with a history) on its history and its context as stored now."""
+        ids = sorted(c for c in companies if histories.get(c))
+        existing = await store.signals_of(conn, ids)
+        contexts = await graph.context_for(conn, ids)
+        return [
             plan_company(companies[c], histories[c], existing.get(c, []), contexts[c], self.config, now)
-            for c in sorted(touched)
+            for c in ids
         ]
+
+    async def _write(self, conn: AsyncConnection, plans: Sequence[Plan]) -> int:
         await store.insert_signals(conn, [r for plan in plans for r in plan.raised])
         await store.update_signals(conn, [r for plan in plans for r in plan.updated])
         await store.set_company_states(conn, [plan.company for plan in plans])
         outbox = [entry for plan in plans for entry in plan.outbox]
         await store.add_outbox(conn, outbox)
         return len(outbox)
+
+    async def _fan_out(
+        self, conn: AsyncConnection, plans: Sequence[Plan], failed: Iterable[str], now: datetime
+    ) -> int:
+        """Judge again, in the same transaction, the companies whose context the batch changed.
+
+        Each round reads the contexts after the previous round's signals were written; the companies of a
+        round are locked first, in id order. At most `fanout_cap` companies per batch, `fanout_rounds`
+        rounds; what is left out is judged again with the company's next event.
+        """
+        queued = 0
+        budget = self.fanout_cap
+        pending = ripples((m for plan in plans for m in plan.moved), failed)
+        for _ in range(self.fanout_rounds):
+            if not pending:
+                break
+            sharing = await graph.sharing_people(conn, pending.failed)
+            children = await graph.subsidiaries(conn, pending.distressed)
+            targets = fan_out(pending, sharing, children, budget)
+            if targets.dropped:
+                log.warning(
+                    "re-evaluation capped at %d companies in this batch; %d left for their next event "
+                    "(first: %s)",
+                    self.fanout_cap,
+                    len(targets.dropped),
+                    targets.dropped[0],
+                )
+            if not targets.companies:
+                break
+            budget -= len(targets.companies)
+            companies = await store.lock_companies(conn, targets.companies, now)
+            histories = await store.histories(conn, targets.companies)
+            round_plans = await self._plan(conn, companies, histories, now)
+            queued += await self._write(conn, round_plans)
+            pending = ripples(m for plan in round_plans for m in plan.moved)
+        else:
+            if pending:
+                log.info("re-evaluation stopped after %d rounds", self.fanout_rounds)
+        return queued

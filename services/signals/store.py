@@ -1,6 +1,7 @@
 """What the signals service keeps: the timeline of source events, companies, signals and the outbox.
 
-Tables are SQLAlchemy Core on the shared metadata (migration 0003 creates them). Functions take an open
+Tables are SQLAlchemy Core on the shared metadata (migration 0003 creates them; 0004 the person index and
+the group graph, whose queries live in `graph`). Functions take an open
 connection, so that the consumer and the API decide the transaction: a batch of events, the signals it
 changes and the outgoing events are committed together or not at all.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import (
     Column,
+    Float,
     Index,
     Integer,
     String,
@@ -35,8 +37,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals.rules import (
-    EMPTY_CONTEXT,
-    Context,
     SourceEvent,
     from_bureau,
     from_contact,
@@ -131,6 +131,36 @@ signal_outbox = Table(
     Column("published_at", UTCDateTime, nullable=True),
     UniqueConstraint("event_id", name="uq_signal_outbox_event_id"),
     Index("ix_signal_outbox_published_at_seq", "published_at", "seq"),
+)
+
+
+# The person index: every mandate a gazette publication gave, per company, as `graph.mandates_of` derives
+# it from the company's publications. One row per appointment; a resignation or dismissal ends it.
+person_mandates = Table(
+    "person_mandates",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("person_key", String(300), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    # The publication that appointed the person.
+    Column("event_id", String(200), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("birth_year", Integer, nullable=True),
+    Column("appointed_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index("ix_person_mandates_person_key", "person_key"),
+)
+
+# The group graph: the latest bureau `shareholder_change` per company and shareholder, by event time.
+shareholdings = Table(
+    "shareholdings",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("parent_company_id", String(16), primary_key=True),
+    Column("share_pct", Float, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Index("ix_shareholdings_parent_company_id", "parent_company_id"),
 )
 
 
@@ -306,15 +336,6 @@ async def histories(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[s
                 to_source_event(row.source, row.event_id, row.at, row.payload)
             )
     return found
-
-
-def context_for(company_ids: Iterable[str]) -> dict[str, Context]:
-    """The cross-company facts each company's rules need.
-
-    The seam for the person index (directors' past bankruptcies) and the group graph (parents' open
-    signals): until those exist, every company is judged on its own history.
-    """
-    return {company_id: EMPTY_CONTEXT for company_id in company_ids}
 
 
 # --- companies ---------------------------------------------------------------------------------------
