@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, MetaData, event, text
+from sqlalchemy import Connection, DateTime, MetaData, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -114,6 +118,17 @@ def ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def dialect_insert(bind: AsyncConnection | AsyncEngine, table: Table) -> Any:
+    """An INSERT of the bind's dialect, which has `on_conflict_do_nothing/_update` on SQLite and PostgreSQL."""
+    return (postgresql if bind.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def chunked(rows: Sequence[T], size: int = 400) -> Iterator[Sequence[T]]:
+    """`rows` in slices of `size`: SQLite limits the number of bound parameters of one statement."""
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def utcnow() -> datetime:

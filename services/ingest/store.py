@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, String, Table, Text, delete, false, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import UTCDateTime, metadata, utcnow
+from shared.db import UTCDateTime, chunked, dialect_insert, metadata, utcnow
 
 # A natural key (publication reference, bureau event id, order id, Idempotency-Key) maps to the event
 # it produced, with a hash of the body, so that a repeat is the same event and a changed body a conflict.
@@ -51,17 +50,8 @@ class PortfolioRecord:
     updated_at: datetime
 
 
-def _chunks(keys: list[tuple[str, str]], size: int = 400) -> list[list[tuple[str, str]]]:
-    # SQLite limits the number of bound parameters of one statement.
-    return [keys[start : start + size] for start in range(0, len(keys), size)]
-
-
 def _key_in(keys: list[tuple[str, str]]) -> Any:
     return tuple_(intake_keys.c.scope, intake_keys.c.natural_key).in_(keys)
-
-
-def _insert(engine: AsyncEngine, table: Table) -> Any:
-    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 class IntakeStore:
@@ -91,7 +81,7 @@ class IntakeStore:
         async with self.engine.begin() as conn:
             for start in range(0, len(rows), 500):
                 stmt = (
-                    _insert(self.engine, intake_keys)
+                    dialect_insert(self.engine, intake_keys)
                     .values(rows[start : start + 500])
                     .on_conflict_do_nothing(index_elements=["scope", "natural_key"])
                     .returning(intake_keys.c.scope, intake_keys.c.natural_key)
@@ -103,8 +93,8 @@ class IntakeStore:
         """What is recorded for these (scope, natural key) pairs."""
         found: dict[tuple[str, str], KnownKey] = {}
         async with self.engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(keys))):
-                rows = await conn.execute(select(intake_keys).where(_key_in(chunk)))
+            for chunk in chunked(list(dict.fromkeys(keys))):
+                rows = await conn.execute(select(intake_keys).where(_key_in(list(chunk))))
                 for row in rows:
                     found[(row.scope, row.natural_key)] = KnownKey(row.event_id, row.body_hash, row.published)
         return found
@@ -112,15 +102,15 @@ class IntakeStore:
     async def confirm(self, keys: Sequence[tuple[str, str]]) -> None:
         """Mark keys whose events the bus now has."""
         async with self.engine.begin() as conn:
-            for chunk in _chunks(list(dict.fromkeys(keys))):
-                await conn.execute(update(intake_keys).where(_key_in(chunk)).values(published=True))
+            for chunk in chunked(list(dict.fromkeys(keys))):
+                await conn.execute(update(intake_keys).where(_key_in(list(chunk))).values(published=True))
 
     async def release(self, keys: Sequence[tuple[str, str]]) -> None:
         """Give back keys claimed by a request whose publish failed, unless published meanwhile."""
         async with self.engine.begin() as conn:
-            for chunk in _chunks(list(dict.fromkeys(keys))):
+            for chunk in chunked(list(dict.fromkeys(keys))):
                 await conn.execute(
-                    delete(intake_keys).where(_key_in(chunk), intake_keys.c.published.is_(False))
+                    delete(intake_keys).where(_key_in(list(chunk)), intake_keys.c.published.is_(False))
                 )
 
     async def put_portfolio(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -133,7 +123,7 @@ class IntakeStore:
             return
         async with self.engine.begin() as conn:
             for start in range(0, len(rows), 1000):
-                stmt = _insert(self.engine, portfolio).values(rows[start : start + 1000])
+                stmt = dialect_insert(self.engine, portfolio).values(rows[start : start + 1000])
                 await conn.execute(
                     stmt.on_conflict_do_update(
                         index_elements=["company_id"],

@@ -26,7 +26,8 @@ from services.signals.rules import (
 )
 from services.signals.rules.directors import DIRECTOR_ROLES
 from services.signals.rules.history import History
-from services.signals.store import _chunks, _insert, companies, person_mandates, shareholdings, signals
+from services.signals.store import companies, person_mandates, shareholdings, signals
+from shared.db import chunked, dialect_insert
 from shared.schemas import (
     BureauEvent,
     BureauEventType,
@@ -162,8 +163,8 @@ async def index(
         for company_id in sorted(owners)
         for stake in stakes_of(histories[company_id])
     ]
-    for chunk in _chunks(stakes, 100):
-        stmt = _insert(conn, shareholdings).values(list(chunk))
+    for chunk in chunked(stakes, 100):
+        stmt = dialect_insert(conn, shareholdings).values(list(chunk))
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["company_id", "parent_company_id"],
@@ -188,8 +189,8 @@ async def _put_mandates(conn: AsyncConnection, company_id: str, mandates: Sequen
         }
         for m in mandates
     ]
-    for chunk in _chunks(rows, 40):
-        stmt = _insert(conn, person_mandates).values(list(chunk))
+    for chunk in chunked(rows, 40):
+        stmt = dialect_insert(conn, person_mandates).values(list(chunk))
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["company_id", "person_key", "role", "event_id"],
@@ -221,7 +222,7 @@ async def _directors_at(conn: AsyncConnection, company_ids: Iterable[str]) -> li
     """The persons who held (or hold) a director or manager mandate at the companies."""
     c = person_mandates.c
     found: list[_Person] = []
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(c.company_id, c.person_key, c.name, c.birth_year)
             .where(c.company_id.in_(list(chunk)), c.role.in_(_DIRECTORS))
@@ -235,7 +236,7 @@ async def _directors_named(conn: AsyncConnection, keys: Iterable[str]) -> list[_
     """Every director or manager mandate, at any company, of the given person keys."""
     c = person_mandates.c
     found: list[_Person] = []
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunked(sorted(set(keys))):
         result = await conn.execute(
             select(c.company_id, c.person_key, c.name, c.birth_year)
             .where(c.person_key.in_(list(chunk)), c.role.in_(_DIRECTORS))
@@ -248,7 +249,7 @@ async def _directors_named(conn: AsyncConnection, keys: Iterable[str]) -> list[_
 async def _bankruptcies(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, datetime]:
     """When each company was declared bankrupt: its first `bankruptcy` signal, open or resolved."""
     found: dict[str, datetime] = {}
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(signals.c.company_id, signals.c.raised_at).where(
                 signals.c.company_id.in_(list(chunk)), signals.c.signal == SignalName.BANKRUPTCY.value
@@ -262,7 +263,7 @@ async def _bankruptcies(conn: AsyncConnection, company_ids: Iterable[str]) -> di
 
 async def _names(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(companies.c.company_id, companies.c.name).where(
                 companies.c.company_id.in_(list(chunk)), companies.c.name.is_not(None)
@@ -348,7 +349,7 @@ def _parent_state(
 async def _stakes(conn: AsyncConnection, company_ids: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
     c = shareholdings.c
     found: dict[str, list[tuple[str, float]]] = {}
-    for chunk in _chunks(company_ids):
+    for chunk in chunked(company_ids):
         result = await conn.execute(
             select(c.company_id, c.parent_company_id, c.share_pct)
             .where(c.company_id.in_(list(chunk)))
@@ -364,7 +365,7 @@ async def _open_risk(
 ) -> dict[str, list[tuple[str, Severity, datetime]]]:
     c = signals.c
     found: dict[str, list[tuple[str, Severity, datetime]]] = {}
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(c.company_id, c.signal, c.severity, c.raised_at).where(
                 and_(
@@ -399,7 +400,7 @@ async def subsidiaries(conn: AsyncConnection, parent_ids: Iterable[str]) -> dict
     """For each company, the companies it holds shares in (any share: the rule applies the threshold)."""
     c = shareholdings.c
     found: dict[str, set[str]] = {}
-    for chunk in _chunks(sorted(set(parent_ids))):
+    for chunk in chunked(sorted(set(parent_ids))):
         result = await conn.execute(
             select(c.parent_company_id, c.company_id).where(c.parent_company_id.in_(list(chunk)))
         )

@@ -33,7 +33,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals.rules import (
@@ -45,7 +44,7 @@ from services.signals.rules import (
     from_publication,
     from_register,
 )
-from shared.db import UTCDateTime, metadata
+from shared.db import UTCDateTime, chunked, dialect_insert, metadata
 from shared.schemas import (
     BureauEvent,
     Category,
@@ -164,15 +163,6 @@ shareholdings = Table(
 )
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
-def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 # --- source events -----------------------------------------------------------------------------------
 
 
@@ -258,8 +248,8 @@ async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], recei
     rows = [_row_of(event, received_at) for event in latest.values()]
     changed: set[str] = set()
     written: set[tuple[str, str, str]] = set()
-    for chunk in _chunks(rows):
-        stmt = _insert(conn, source_events).values(list(chunk)).on_conflict_do_nothing()
+    for chunk in chunked(rows):
+        stmt = dialect_insert(conn, source_events).values(list(chunk)).on_conflict_do_nothing()
         result = await conn.execute(
             stmt.returning(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
         )
@@ -281,7 +271,7 @@ async def _replace_contacts(
         return set()
     key_columns = tuple_(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
     stored: dict[tuple[str, str, str], tuple[datetime, str]] = {}
-    for chunk in _chunks([key for key, _ in candidates]):
+    for chunk in chunked([key for key, _ in candidates]):
         result = await conn.execute(
             select(
                 source_events.c.company_id,
@@ -321,7 +311,7 @@ async def _replace_contacts(
 async def histories(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SourceEvent]]:
     """Every source event of each company (in no particular order: `evaluate` sorts)."""
     found: dict[str, list[SourceEvent]] = {}
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(
                 source_events.c.company_id,
@@ -379,8 +369,8 @@ async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry]
         }
         for entry in latest.values()
     ]
-    for chunk in _chunks(rows):
-        stmt = _insert(conn, companies).values(list(chunk))
+    for chunk in chunked(rows):
+        stmt = dialect_insert(conn, companies).values(list(chunk))
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["company_id"],
@@ -404,7 +394,7 @@ async def lock_companies(
     """
     ids = sorted(set(company_ids))
     found: dict[str, CompanyRecord] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         rows = [
             {
                 "company_id": c,
@@ -416,7 +406,7 @@ async def lock_companies(
             }
             for c in chunk
         ]
-        await conn.execute(_insert(conn, companies).values(rows).on_conflict_do_nothing())
+        await conn.execute(dialect_insert(conn, companies).values(rows).on_conflict_do_nothing())
         result = await conn.execute(
             select(companies)
             .where(companies.c.company_id.in_(list(chunk)))
@@ -554,7 +544,7 @@ def _signal_row(record: SignalRecord) -> dict[str, Any]:
 async def signals_of(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SignalRecord]]:
     """Every signal (open and resolved) of each company, oldest first."""
     found: dict[str, list[SignalRecord]] = {}
-    for chunk in _chunks(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(company_ids))):
         result = await conn.execute(
             select(signals)
             .where(signals.c.company_id.in_(list(chunk)))
@@ -580,7 +570,7 @@ async def get_signal(conn: AsyncConnection, signal_id: str) -> SignalRecord | No
 
 
 async def insert_signals(conn: AsyncConnection, records: Sequence[SignalRecord]) -> None:
-    for chunk in _chunks([_signal_row(record) for record in records], CHUNK // 20):
+    for chunk in chunked([_signal_row(record) for record in records], CHUNK // 20):
         await conn.execute(signals.insert().values(list(chunk)))
 
 
@@ -641,9 +631,9 @@ async def add_outbox(conn: AsyncConnection, entries: Sequence[OutboxEntry]) -> N
         }
         for e in entries
     ]
-    for chunk in _chunks(rows, CHUNK // 10):
+    for chunk in chunked(rows, CHUNK // 10):
         await conn.execute(
-            _insert(conn, signal_outbox)
+            dialect_insert(conn, signal_outbox)
             .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
@@ -680,7 +670,7 @@ async def prune_outbox(conn: AsyncConnection, published_before: datetime) -> int
 
 
 async def mark_published(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
-    for chunk in _chunks(list(seqs)):
+    for chunk in chunked(list(seqs)):
         await conn.execute(
             update(signal_outbox).where(signal_outbox.c.seq.in_(list(chunk))).values(published_at=now)
         )

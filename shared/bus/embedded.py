@@ -20,7 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,7 +36,7 @@ from shared.bus._base import (
 )
 from shared.bus._partition import partition_for
 from shared.bus._tables import bus_members, bus_messages, bus_offsets, bus_partitions, bus_topics
-from shared.db import ping, utcnow
+from shared.db import dialect_insert, ping, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,7 @@ def _upsert(
     conn: AsyncConnection, table: Any, rows: list[dict[str, Any]], keys: list[str], **set_: Any
 ) -> Any:
     """INSERT ... ON CONFLICT (keys) DO UPDATE/NOTHING, for SQLite and PostgreSQL alike."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows)
+    stmt = dialect_insert(conn, table).values(rows)
     if not set_:
         return stmt.on_conflict_do_nothing(index_elements=keys)
     return stmt.on_conflict_do_update(
