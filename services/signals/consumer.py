@@ -33,12 +33,7 @@ from services.signals.rules import (
     default_rules,
     diff,
     evaluate,
-    from_bureau,
-    from_contact,
-    from_observation,
-    from_order,
-    from_publication,
-    from_register,
+    from_payload,
     risk_level,
     score,
 )
@@ -94,19 +89,9 @@ def decode_message(message: Message) -> PortfolioEntry | SourceEvent:
 
 def source_event(payload: BaseModel, published_at: datetime) -> SourceEvent:
     """The source event of an intake payload; `published_at` dates a contact never contacted."""
-    if isinstance(payload, Observation):
-        return from_observation(payload)
-    if isinstance(payload, Publication):
-        return from_publication(payload)
-    if isinstance(payload, BureauEvent):
-        return from_bureau(payload)
-    if isinstance(payload, Order):
-        return from_order(payload)
-    if isinstance(payload, RegisterEvent):
-        return from_register(payload)
-    if isinstance(payload, Contact):
-        return from_contact(payload, at=published_at)
-    raise Poison(f"no source event for a {type(payload).__name__}")
+    if not isinstance(payload, Observation | Publication | BureauEvent | Order | RegisterEvent | Contact):
+        raise Poison(f"no source event for a {type(payload).__name__}")
+    return from_payload(payload, at=published_at)
 
 
 # --- deciding (pure) ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Column,
     Float,
@@ -36,13 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals.rules import (
+    Payload,
     SourceEvent,
-    from_bureau,
-    from_contact,
-    from_observation,
-    from_order,
-    from_publication,
-    from_register,
+    from_payload,
 )
 from shared.db import UTCDateTime, chunked, dialect_insert, metadata
 from shared.schemas import (
@@ -180,7 +176,7 @@ class StoredEvent:
     received_at: datetime
 
 
-_PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+_PAYLOAD_MODELS: dict[str, type[Payload]] = {
     "observation": Observation,
     "publication": Publication,
     "bureau": BureauEvent,
@@ -193,20 +189,8 @@ _PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
 def to_source_event(source: str, event_id: str, at: datetime, payload: str) -> SourceEvent:
     """The `SourceEvent` of a stored row, rebuilt through the same adapter that made it."""
     model = _PAYLOAD_MODELS[source].model_validate_json(payload)
-    if isinstance(model, Observation):
-        return from_observation(model)
-    if isinstance(model, Publication):
-        return from_publication(model)
-    if isinstance(model, BureauEvent):
-        return from_bureau(model)
-    if isinstance(model, Order):
-        return from_order(model)
-    if isinstance(model, RegisterEvent):
-        return from_register(model, id=event_id)
-    if isinstance(model, Contact):
-        # A contact never contacted is dated by when it was saved, which only the row remembers.
-        return from_contact(model, at=at)
-    raise TypeError(f"unexpected payload {type(model).__name__}")  # pragma: no cover
+    # A contact never contacted is dated by when it was saved, which only the row remembers.
+    return from_payload(model, at=at, id=event_id)
 
 
 def _row_of(event: SourceEvent, received_at: datetime) -> dict[str, Any]:

@@ -290,3 +290,21 @@ def from_contact(contact: Contact, at: datetime | None = None) -> SourceEvent:
 def _sentence(text: str) -> str:
     text = clip(text, EVIDENCE_SUMMARY_LIMIT - 1)
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def from_payload(payload: Payload, *, at: datetime | None = None, id: str | None = None) -> SourceEvent:
+    """The source event of any intake payload, through its adapter.
+
+    `at` dates a contact never contacted (when it was saved); `id` is a register change's stored id.
+    """
+    if isinstance(payload, Observation):
+        return from_observation(payload)
+    if isinstance(payload, Publication):
+        return from_publication(payload)
+    if isinstance(payload, BureauEvent):
+        return from_bureau(payload)
+    if isinstance(payload, Order):
+        return from_order(payload)
+    if isinstance(payload, RegisterEvent):
+        return from_register(payload, id=id)
+    return from_contact(payload, at=at)
