@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -218,32 +219,28 @@ class _Person:
     birth_year: int | None
 
 
-async def _directors_at(conn: AsyncConnection, company_ids: Iterable[str]) -> list[_Person]:
-    """The persons who held (or hold) a director or manager mandate at the companies."""
+async def _directors(conn: AsyncConnection, column: Any, values: Iterable[str]) -> list[_Person]:
+    """The persons with a director or manager mandate (held or holding) whose `column` is in `values`."""
     c = person_mandates.c
     found: list[_Person] = []
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in chunked(sorted(set(values))):
         result = await conn.execute(
             select(c.company_id, c.person_key, c.name, c.birth_year)
-            .where(c.company_id.in_(list(chunk)), c.role.in_(_DIRECTORS))
+            .where(column.in_(list(chunk)), c.role.in_(_DIRECTORS))
             .distinct()
         )
         found += [_Person(r.company_id, r.person_key, r.name, r.birth_year) for r in result]
     return found
+
+
+async def _directors_at(conn: AsyncConnection, company_ids: Iterable[str]) -> list[_Person]:
+    """The persons who held (or hold) a director or manager mandate at the companies."""
+    return await _directors(conn, person_mandates.c.company_id, company_ids)
 
 
 async def _directors_named(conn: AsyncConnection, keys: Iterable[str]) -> list[_Person]:
     """Every director or manager mandate, at any company, of the given person keys."""
-    c = person_mandates.c
-    found: list[_Person] = []
-    for chunk in chunked(sorted(set(keys))):
-        result = await conn.execute(
-            select(c.company_id, c.person_key, c.name, c.birth_year)
-            .where(c.person_key.in_(list(chunk)), c.role.in_(_DIRECTORS))
-            .distinct()
-        )
-        found += [_Person(r.company_id, r.person_key, r.name, r.birth_year) for r in result]
-    return found
+    return await _directors(conn, person_mandates.c.person_key, keys)
 
 
 async def _bankruptcies(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, datetime]:
