@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from services.runner import create_app
 from shared import topics
 from shared.auth import Scope
 from shared.cloudevents import CloudEvent
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 from shared.webhooks import sign
+from tests.harness.app import serving, test_keys
 
 ADMIN_KEY = "ew_test_admin_key_for_the_ingest_tests_000"
 BUREAU_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -65,20 +65,8 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
             kafka_bootstrap=request.getfixturevalue("kafka_bootstrap"),
             **common,
         )
-    app = create_app(settings, ["ingest"])
-    async with app.router.lifespan_context(app):
-        infra: Infrastructure = app.state.infra
-        keys = {"admin": ADMIN_KEY}
-        for name, scopes in {
-            "ingest": [Scope.ingest],
-            "read": [Scope.read],
-            "revoked": [Scope.ingest],
-        }.items():
-            record, keys[name] = await infra.keys.create(name, scopes)
-        await infra.keys.revoke(record.id)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
-            yield Env(client, infra, keys)
+    async with serving(settings, ["ingest"], base_url="http://ingest") as (client, infra):
+        yield Env(client, infra, await test_keys(infra, ADMIN_KEY, revoked_scope=Scope.ingest))
 
 
 def observation(**change: Any) -> dict[str, Any]:

@@ -6,30 +6,19 @@ Each test stops a server of its own (never the session's shared ones).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from services.runner import create_app
 from shared import topics
 from shared.settings import Settings
+from tests.harness.app import serving
 from tests.harness.kafka import KafkaBroker
 from tests.harness.postgres import PostgresServer, create_database
 
 ADMIN_KEY = "ew_test_admin_key_for_the_outage_tests_00"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 OBSERVATION = {"company_id": "BE0403170701", "kind": "growth", "reporter": "an@example.com"}
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    app = create_app(settings, ["ingest"])
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
-            yield client, app.state.infra
 
 
 async def _post(client: httpx.AsyncClient) -> httpx.Response:
@@ -43,7 +32,7 @@ async def test_embedded_bus_on_postgres_down_then_back() -> None:
     try:
         url = create_database(server.url)
         settings = Settings(_env_file=None, database_url=url, admin_key=ADMIN_KEY, bus_partitions=2)  # type: ignore[call-arg]
-        async with serving(settings) as (client, infra):
+        async with serving(settings, ["ingest"]) as (client, infra):
             accepted = await _post(client)
             assert accepted.status_code == 202
 
@@ -60,7 +49,7 @@ async def test_embedded_bus_on_postgres_down_then_back() -> None:
             again = await _post(client)
             assert again.status_code == 202, again.text
             assert (await client.get("/readyz")).status_code == 200
-            ids = {m.value for m in await infra.bus.read(topics.OBSERVATIONS)}  # type: ignore[attr-defined]
+            ids = {m.value for m in await infra.bus.read(topics.OBSERVATIONS)}
             assert len(ids) == 2  # the refused one is not there
     finally:
         await asyncio.to_thread(server.close)
@@ -80,7 +69,7 @@ async def test_kafka_down_then_back(pg_database_url: str) -> None:
             bus_partitions=2,
             bus_publish_timeout=3,
         )
-        async with serving(settings) as (client, _infra):
+        async with serving(settings, ["ingest"]) as (client, _infra):
             assert (await _post(client)).status_code == 202
 
             await asyncio.to_thread(broker.stop)

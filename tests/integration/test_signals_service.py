@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from services.runner import create_app
 from services.signals import store
 from services.signals.outbox import OutboxRelay
 from services.signals.store import OutboxEntry
@@ -33,6 +32,7 @@ from shared.runtime import Infrastructure, open_infrastructure
 from shared.schemas import Contact, RegisterEvent
 from shared.settings import Settings
 from shared.webhooks import sign
+from tests.harness.app import serving, test_keys
 from tests.harness.postgres import create_database, drop_database
 
 ADMIN_KEY = "ew_test_admin_key_for_the_signals_tests_00"
@@ -164,21 +164,10 @@ async def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             **common,
         )
         timeout = 60.0
-    app = create_app(settings, ["ingest", "signals"])
     try:
-        async with app.router.lifespan_context(app):
-            infra: Infrastructure = app.state.infra
-            keys = {"admin": ADMIN_KEY}
-            for name, scopes in {
-                "ingest": [Scope.ingest],
-                "read": [Scope.read],
-                "revoked": [Scope.read],
-            }.items():
-                record, keys[name] = await infra.keys.create(name, scopes)
-            await infra.keys.revoke(record.id)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://signals") as client:
-                yield Env(client, infra, keys, timeout)
+        async with serving(settings, ["ingest", "signals"], base_url="http://signals") as (client, infra):
+            keys = await test_keys(infra, ADMIN_KEY, revoked_scope=Scope.read)
+            yield Env(client, infra, keys, timeout)
     finally:
         if database is not None:
             drop_database(request.getfixturevalue("postgres_url"), database)
