@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,6 +104,35 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
                 await conn.commit()
+
+
+@asynccontextmanager
+async def exclusive(engine: AsyncEngine, lock_id: int) -> AsyncIterator[bool]:
+    """Try to become the one process doing a job: yields True if this process holds the lock.
+
+    A PostgreSQL session advisory lock, tried without waiting, on a connection of its own held for the
+    block. On SQLite there is one process per database file: always True.
+    """
+    async with engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            yield True
+            return
+        acquired = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:id)"), {"id": lock_id}))
+        await conn.commit()  # a session lock: it outlives the transaction, which must not stay open
+        if not acquired:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            try:
+                await conn.scalar(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                await conn.commit()
+            except BaseException:
+                # A session lock left behind on a pooled connection would block every other process:
+                # close the session instead, which releases it.
+                await conn.invalidate()
+                raise
 
 
 async def ping(engine: AsyncEngine, timeout: float = 2.0) -> None:

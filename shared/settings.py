@@ -34,7 +34,10 @@ class Settings(BaseSettings):
         False, description="Allow webhook targets on loopback/private ranges."
     )
     sweep_interval: float = Field(
-        3600.0, gt=0, description="Seconds between sweeps for absence-based signals."
+        3600.0,
+        ge=0,
+        description="Seconds between sweeps for absence-based signals (also one at start-up); 0 turns "
+        "the sweep off.",
     )
 
     rules_file: Path | None = Field(

@@ -4,38 +4,46 @@ opportunity and retention signals, serves them, and announces every change on `e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from services.signals.api import router
 from services.signals.consumer import GROUP_ID, TOPICS, IntakeHandler
 from services.signals.outbox import OutboxRelay
 from services.signals.rules import load_rules
+from services.signals.sweep import Sweeper
 from shared.bus import Worker
 from shared.runtime import Infrastructure, ServiceSpec
 
 
 class SignalsWorker(Worker):
-    """The intake consumer with the outbox relay alongside, run as one task.
+    """The intake consumer with the outbox relay and the sweep alongside, run as one task.
 
-    The runner starts `Worker`s only; the relay is not a consumer, so it rides along here. It stops after
-    the consumer, so that what the last batch queued is still published.
+    The runner starts `Worker`s only; the relay and the sweep are not consumers, so they ride along here.
+    The sweep stops with the consumer, the relay after both, so that what they queued is still published.
     """
 
     def __init__(self, infra: Infrastructure, relay: OutboxRelay) -> None:
-        super().__init__(
-            infra.bus,
-            GROUP_ID,
-            TOPICS,
-            IntakeHandler(infra.engine, config=load_rules(infra.settings.rules_file), on_commit=relay.wake),
-            max_attempts=infra.settings.bus_max_attempts,
+        handler = IntakeHandler(
+            infra.engine, config=load_rules(infra.settings.rules_file), on_commit=relay.wake
         )
+        super().__init__(infra.bus, GROUP_ID, TOPICS, handler, max_attempts=infra.settings.bus_max_attempts)
         self.relay = relay
+        interval = infra.settings.sweep_interval
+        self.sweeper = (
+            Sweeper(infra.engine, handler, interval, on_commit=relay.wake) if interval > 0 else None
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         relay_stop = asyncio.Event()
         relay = asyncio.create_task(self.relay.run(relay_stop), name=OutboxRelay.group_id)
+        sweep = asyncio.create_task(self.sweeper.run(stop), name=Sweeper.group_id) if self.sweeper else None
         try:
             await super().run(stop)
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
             relay_stop.set()
             await relay
 

@@ -1,9 +1,10 @@
 """What arrives from the bus: intake events become the timeline, and each changed company is judged again.
 
 For a batch of messages, in ONE transaction: the portfolio entries are stored, the new source events are
-inserted (an event already stored is a no-op), and every company with a new event is evaluated on its
-whole history as of its latest event time, its signals brought in line with the findings, its risk level
-and score stored, and one outbox event queued per change. The worker commits the bus offsets only after
+inserted (an event already stored is a no-op), and every company with a new event is judged once per new
+event, in the order they came, as of event time (`judgements`): its signals brought in line with the
+findings, its risk level and score stored, and one outbox event queued per change. The signal events are
+thus those of handling each event on its own, however the bus cut the stream into batches. The worker commits the bus offsets only after
 that transaction, so a redelivered batch finds its events stored and changes nothing: effects are
 exactly once although delivery is at least once.
 """
@@ -27,6 +28,7 @@ from services.signals.rules import (
     Change,
     ChangeKind,
     Context,
+    History,
     OpenSignal,
     RulesConfig,
     SourceEvent,
@@ -131,9 +133,50 @@ class Moved:
     before: Severity | None = None
 
 
+MAX_STEPS = 100
+"""At most this many judgements of one company per batch: a backfill of years of events in one batch is
+judged once for its first events and then once per event for the last 99."""
+
+
+def judgements(
+    prior: datetime | None,
+    history: Sequence[SourceEvent],
+    arrivals: Sequence[SourceEvent] = (),
+    *,
+    until: datetime | None = None,
+    max_steps: int = MAX_STEPS,
+) -> list[History]:
+    """The histories a company is judged on, in order: one step per new event, in the order they came.
+
+    `prior` is the company clock (the event time it was last judged as of, None if never), `history` all
+    its stored events including `arrivals`, the new events in arrival order. Step i sees the older events
+    and the first i arrivals, as of the clock moved to the latest time seen: the signal events are then
+    those of handling each event on its own, however the events were cut into batches. A late event (older
+    than the clock) is judged as of the clock: the clock never moves back, so an old event does not undo
+    what was judged later (a sweep's churn). With no arrivals the company is judged once, at its clock or
+    at `until` if later (the sweep passes the present).
+    """
+    arrived = {event.key for event in arrivals}
+    seen = [event for event in history if event.key not in arrived]
+    clock = max([*([prior] if prior else []), *(event.at for event in seen)], default=None)
+    if not arrivals:
+        times = [t for t in (clock, until) if t is not None]
+        if not times:
+            return []
+        return [History.prepare(history, max(times))]
+    first = max(len(arrivals) - max(max_steps, 1) + 1, 1)
+    steps: list[History] = []
+    for group in [arrivals[:first], *([event] for event in arrivals[first:])]:
+        seen.extend(group)
+        latest = max(event.at for event in group)
+        clock = latest if clock is None else max(clock, latest)
+        steps.append(History.prepare(seen, clock))
+    return steps
+
+
 @dataclass
 class Plan:
-    """What one evaluation of a company writes."""
+    """What one judgement of a company writes."""
 
     company: CompanyRecord
     raised: list[SignalRecord] = field(default_factory=list)
@@ -144,44 +187,68 @@ class Plan:
 
 def plan_company(
     company: CompanyRecord,
-    history: Sequence[SourceEvent],
+    steps: Sequence[History],
     existing: Sequence[SignalRecord],
     context: Context,
     config: RulesConfig,
     now: datetime,
 ) -> Plan:
-    """Evaluate a company's history and turn the differences with its open signals into writes.
+    """Judge a company on each of `steps` (see `judgements`) and turn the differences with its signals
+    into writes: the signal rows, the company's state and one outbox event per change.
 
-    The history is judged as of its latest EVENT time, not the arrival time: a 2019 publication is read
-    as of 2019, and events arriving out of order end in the same signals as in order.
+    A step is judged as of its EVENT time, not the arrival time: a 2019 publication is read as of 2019.
+    Each step starts from the signals the previous one left; the outbox event of a change carries the
+    company's risk level and score after its step. The company clock ends at the last step's time.
     """
-    as_of = max(event.at for event in history)
-    findings = evaluate(history, context, as_of, config)
+    if not steps:
+        raise ValueError("a judgement needs at least one step")
+    known = {record.id: record for record in existing}
+    records = dict(known)
     open_now = {r.signal: r for r in existing if r.status is SignalStatus.OPEN}
-    changes = diff(
-        {name: OpenSignal(r.signal, r.severity, r.evidence_ids) for name, r in open_now.items()},
-        findings,
-        suppressed_evidence(existing),
-    )
     earlier = Counter(record.signal for record in existing)
-    applied = [(change, _apply(change, company.company_id, open_now, earlier, now)) for change in changes]
-    still_open = {**open_now, **{r.signal: r for _, r in applied}}
-    open_after = [r for r in still_open.values() if r.status is SignalStatus.OPEN]
-    state = replace(
-        company,
-        name=company.name or _published_name(history),
-        risk_level=risk_level(open_after),
-        score=score(open_after, config),
-        updated_at=now,
-    )
-    plan = Plan(state)
-    for change, record in applied:
-        (plan.raised if change.kind is ChangeKind.RAISED else plan.updated).append(record)
-        plan.outbox.append(outbox_entry(record, change.kind, state, now))
-        before = open_now[change.signal].severity if change.signal in open_now else None
-        plan.moved.append(
-            Moved(company.company_id, change.signal, change.kind, record.category, record.severity, before)
+    state = company
+    plan = Plan(company)
+    for step in steps:
+        changes = diff(
+            {name: OpenSignal(r.signal, r.severity, r.evidence_ids) for name, r in open_now.items()},
+            evaluate(step, context, step.as_of, config),
+            suppressed_evidence(list(records.values())),
         )
+        if not changes:
+            continue
+        applied: list[tuple[Change, SignalRecord, Severity | None]] = []
+        for change in changes:
+            before = open_now[change.signal].severity if change.signal in open_now else None
+            record = _apply(change, company.company_id, open_now, earlier, now)
+            if change.kind is ChangeKind.RAISED:
+                earlier[change.signal] += 1
+            records[record.id] = record
+            if record.status is SignalStatus.OPEN:
+                open_now[record.signal] = record
+            else:
+                del open_now[record.signal]
+            applied.append((change, record, before))
+        state = replace(
+            state, risk_level=risk_level(open_now.values()), score=score(open_now.values(), config)
+        )
+        for change, record, before in applied:
+            plan.outbox.append(outbox_entry(record, change.kind, state, now))
+            plan.moved.append(
+                Moved(
+                    company.company_id, change.signal, change.kind, record.category, record.severity, before
+                )
+            )
+    last = steps[-1]
+    plan.company = replace(
+        state,
+        name=company.name or _published_name(last.events),
+        risk_level=risk_level(open_now.values()),
+        score=score(open_now.values(), config),
+        updated_at=now,
+        as_of=max(last.as_of, company.as_of) if company.as_of else last.as_of,
+    )
+    plan.raised = [r for id_, r in records.items() if id_ not in known]
+    plan.updated = [r for id_, r in records.items() if id_ in known and r != known[id_]]
     return plan
 
 
@@ -369,29 +436,52 @@ class IntakeHandler:
         )
         if entries:
             await store.put_portfolio(conn, entries, now)
-        touched = await store.add_events(conn, events, now) if events else set()
+        touched = await store.add_events(conn, events, now) if events else {}
         if not touched:
             return 0
         companies = await store.lock_companies(conn, touched, now)
         histories = await store.histories(conn, touched)
         reindexed = await graph.index(conn, histories, events)
-        plans = await self._plan(conn, companies, histories, now)
+        plans = await self.judge(conn, companies, histories, now, touched)
         queued = await self._write(conn, plans)
         return queued + await self._fan_out(conn, plans, await graph.bankrupt(conn, reindexed), now)
 
-    async def _plan(
+    async def judge_again(self, conn: AsyncConnection, company_ids: Sequence[str], until: datetime) -> int:
+        """Judge companies again as of `until` (unless their clock is later), with no new event: the
+        sweep. The number of signal events queued."""
+        now = self.clock()
+        companies = await store.lock_companies(conn, company_ids, now)
+        histories = await store.histories(conn, company_ids)
+        plans = await self.judge(conn, companies, histories, now, until=until)
+        return await self._write(conn, plans) + await self._fan_out(conn, plans, (), now)
+
+    async def judge(
         self,
         conn: AsyncConnection,
         companies: Mapping[str, CompanyRecord],
         histories: Mapping[str, Sequence[SourceEvent]],
         now: datetime,
+        arrivals: Mapping[str, Sequence[SourceEvent]] | None = None,
+        until: datetime | None = None,
     ) -> list[Plan]:
-        """Judge each company (with a history) on its history and its context as stored now."""
+        """Judge each company (with a history) on its history and its context as stored now.
+
+        `arrivals` are each company's new events (see `judgements`); a company without any is judged
+        again at its clock, or at `until` if later (the sweep).
+        """
+        arrivals = arrivals or {}
         ids = sorted(c for c in companies if histories.get(c))
         existing = await store.signals_of(conn, ids)
         contexts = await graph.context_for(conn, ids)
         return [
-            plan_company(companies[c], histories[c], existing.get(c, []), contexts[c], self.config, now)
+            plan_company(
+                companies[c],
+                judgements(companies[c].as_of, histories[c], arrivals.get(c, ()), until=until),
+                existing.get(c, []),
+                contexts[c],
+                self.config,
+                now,
+            )
             for c in ids
         ]
 
@@ -434,7 +524,7 @@ class IntakeHandler:
             budget -= len(targets.companies)
             companies = await store.lock_companies(conn, targets.companies, now)
             histories = await store.histories(conn, targets.companies)
-            round_plans = await self._plan(conn, companies, histories, now)
+            round_plans = await self.judge(conn, companies, histories, now)
             queued += await self._write(conn, round_plans)
             pending = ripples(m for plan in round_plans for m in plan.moved)
         else:

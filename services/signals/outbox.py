@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.signals import store
 from services.signals.rules import ChangeKind
@@ -28,7 +27,7 @@ from services.signals.store import CompanyRecord, OutboxEntry, SignalRecord
 from shared import topics
 from shared.bus import Bus, Record, is_transient
 from shared.cloudevents import CloudEvent
-from shared.db import utcnow
+from shared.db import exclusive, utcnow
 from shared.schemas import SignalEventType
 
 log = logging.getLogger(__name__)
@@ -129,19 +128,8 @@ class OutboxRelay:
             return await self._flush_locked()
 
     async def _flush_locked(self) -> int:
-        async with self.engine.connect() as lock_conn:
-            if not await _try_lock(lock_conn):
-                return 0
-            try:
-                return await self._publish_pending()
-            finally:
-                try:
-                    await _unlock(lock_conn)
-                except BaseException:
-                    # A session lock left behind on a pooled connection would stop every relay: close
-                    # the session instead, which releases it.
-                    await lock_conn.invalidate()
-                    raise
+        async with exclusive(self.engine, _RELAY_LOCK_ID) as held:
+            return await self._publish_pending() if held else 0
 
     async def _publish_pending(self) -> int:
         total = 0
@@ -192,20 +180,6 @@ class OutboxRelay:
             pruned = await store.prune_outbox(conn, self.clock() - self.retention)
         if pruned:
             log.info("outbox relay: pruned %d published events", pruned)
-
-
-async def _try_lock(conn: AsyncConnection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return True  # one process per SQLite file; the in-process lock is enough
-    acquired = bool(await conn.scalar(select(func.pg_try_advisory_lock(_RELAY_LOCK_ID))))
-    await conn.commit()  # a session lock: it outlives the transaction, which must not stay open
-    return acquired
-
-
-async def _unlock(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.scalar(select(func.pg_advisory_unlock(_RELAY_LOCK_ID)))
-        await conn.commit()
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:

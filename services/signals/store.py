@@ -1,7 +1,7 @@
 """What the signals service keeps: the timeline of source events, companies, signals and the outbox.
 
-Tables are SQLAlchemy Core on the shared metadata (migration 0003 creates them; 0004 the person index and
-the group graph, whose queries live in `graph`). Functions take an open
+Tables are SQLAlchemy Core on the shared metadata (migration 0003 creates them, 0004 the person index and
+the group graph, whose queries live in `graph`, 0005 the company clock). Functions take an open
 connection, so that the consumer and the API decide the transaction: a batch of events, the signals it
 changes and the outgoing events are committed together or not at all.
 """
@@ -87,6 +87,10 @@ companies = Table(
     Column("risk_level", String(16), nullable=True),
     Column("score", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The company clock (migration 0005): the event time its signals were last judged as of. It never
+    # moves back, so that a late event is judged as of it and a sweep's verdict is not undone.
+    Column("as_of", UTCDateTime, nullable=True),
+    Index("ix_companies_as_of", "as_of"),
 )
 
 signals = Table(
@@ -213,8 +217,11 @@ def _newer_contact(new: SourceEvent, old_at: datetime, old_payload: str) -> bool
     return (new.at, new.payload.deleted, new.payload.model_dump_json()) > (old_at, old.deleted, old_payload)
 
 
-async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], received_at: datetime) -> set[str]:
-    """Store the events that are new; return the companies whose history changed.
+async def add_events(
+    conn: AsyncConnection, events: Sequence[SourceEvent], received_at: datetime
+) -> dict[str, list[SourceEvent]]:
+    """Store the events that are new; return, per company whose history changed, the new events in the
+    order they came (the latest version of a contact where the batch holds several).
 
     An event already stored (a redelivery, a repeat under the same id) is a no-op: the insert does nothing
     on conflict, and RETURNING says which rows were really written. Contacts are the exception: the same
@@ -222,7 +229,7 @@ async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], recei
     """
     latest: dict[tuple[str, str, str], SourceEvent] = {}
     for event in events:
-        key = (event.company_id, event.source, event.id)
+        key: tuple[str, str, str] = (event.company_id, event.source, event.id)
         known = latest.get(key)
         if known is None or (
             isinstance(event.payload, Contact)
@@ -230,7 +237,6 @@ async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], recei
         ):
             latest[key] = event
     rows = [_row_of(event, received_at) for event in latest.values()]
-    changed: set[str] = set()
     written: set[tuple[str, str, str]] = set()
     for chunk in chunked(rows):
         stmt = dialect_insert(conn, source_events).values(list(chunk)).on_conflict_do_nothing()
@@ -238,11 +244,14 @@ async def add_events(conn: AsyncConnection, events: Sequence[SourceEvent], recei
             stmt.returning(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
         )
         written.update((row.company_id, row.source, row.event_id) for row in result)
-    changed.update(key[0] for key in written)
     contacts = [
         (key, event) for key, event in latest.items() if key not in written and event.source == "contact"
     ]
-    changed.update(await _replace_contacts(conn, contacts, received_at))
+    new = written | set(await _replace_contacts(conn, contacts, received_at))
+    changed: dict[str, list[SourceEvent]] = {}
+    for key, event in latest.items():
+        if key in new:
+            changed.setdefault(event.company_id, []).append(event)
     return changed
 
 
@@ -250,9 +259,10 @@ async def _replace_contacts(
     conn: AsyncConnection,
     candidates: Sequence[tuple[tuple[str, str, str], SourceEvent]],
     received_at: datetime,
-) -> set[str]:
+) -> list[tuple[str, str, str]]:
+    """Replace the stored contacts that `candidates` are newer versions of; the keys replaced."""
     if not candidates:
-        return set()
+        return []
     key_columns = tuple_(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
     stored: dict[tuple[str, str, str], tuple[datetime, str]] = {}
     for chunk in chunked([key for key, _ in candidates]):
@@ -268,11 +278,10 @@ async def _replace_contacts(
         for row in result:
             stored[(row.company_id, row.source, row.event_id)] = (row.at, row.payload)
     newer = [
-        _row_of(event, received_at)
-        for key, event in candidates
-        if key in stored and _newer_contact(event, *stored[key])
+        (key, event) for key, event in candidates if key in stored and _newer_contact(event, *stored[key])
     ]
-    if newer:
+    rows = [_row_of(event, received_at) for _, event in newer]
+    if rows:
         await conn.execute(
             update(source_events)
             .where(
@@ -287,9 +296,9 @@ async def _replace_contacts(
                 summary=bindparam("summary"),
                 received_at=bindparam("received_at"),
             ),
-            [{**row, **{f"b_{k}": row[k] for k in ("company_id", "source", "event_id")}} for row in newer],
+            [{**row, **{f"b_{k}": row[k] for k in ("company_id", "source", "event_id")}} for row in rows],
         )
-    return {row["company_id"] for row in newer}
+    return [key for key, _ in newer]
 
 
 async def histories(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SourceEvent]]:
@@ -325,6 +334,7 @@ class CompanyRecord:
     risk_level: Severity | None
     score: int
     updated_at: datetime
+    as_of: datetime | None = None
 
 
 def _company(row: Any) -> CompanyRecord:
@@ -335,6 +345,7 @@ def _company(row: Any) -> CompanyRecord:
         risk_level=Severity(row.risk_level) if row.risk_level else None,
         score=row.score,
         updated_at=row.updated_at,
+        as_of=row.as_of,
     )
 
 
@@ -401,6 +412,27 @@ async def lock_companies(
     return found
 
 
+async def companies_due(conn: AsyncConnection, until: datetime, after: str, limit: int) -> list[str]:
+    """The next `limit` companies, in id order after `after`, that have a history and a clock before
+    `until`: those a sweep as of `until` has still to judge."""
+    has_history = (
+        select(source_events.c.company_id)
+        .where(source_events.c.company_id == companies.c.company_id)
+        .exists()
+    )
+    result = await conn.execute(
+        select(companies.c.company_id)
+        .where(
+            companies.c.company_id > after,
+            or_(companies.c.as_of.is_(None), companies.c.as_of < until),
+            has_history,
+        )
+        .order_by(companies.c.company_id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
 async def get_company(conn: AsyncConnection, company_id: str, *, lock: bool = False) -> CompanyRecord | None:
     query = select(companies).where(companies.c.company_id == company_id)
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
@@ -419,6 +451,7 @@ async def set_company_states(conn: AsyncConnection, states: Sequence[CompanyReco
             risk_level=bindparam("risk_level"),
             score=bindparam("score"),
             updated_at=bindparam("updated_at"),
+            as_of=bindparam("as_of"),
         ),
         [
             {
@@ -427,6 +460,7 @@ async def set_company_states(conn: AsyncConnection, states: Sequence[CompanyReco
                 "risk_level": state.risk_level.value if state.risk_level else None,
                 "score": state.score,
                 "updated_at": state.updated_at,
+                "as_of": state.as_of,
             }
             for state in states
         ],
