@@ -7,6 +7,7 @@ The normalised form is what every topic, table and URL carries: `BE` + 10 digits
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
 
@@ -30,6 +31,7 @@ class InvalidCompanyId(ValueError):
     """The text is not a valid company id; the message says why."""
 
 
+@functools.lru_cache(maxsize=65536)  # every stored event is validated again when its history is read
 def normalise_company_id(raw: str) -> str:
     """The normalised id (`BE` + 10 digits or `NL` + 8 digits) of `raw`, or `InvalidCompanyId`."""
     if not isinstance(raw, str):

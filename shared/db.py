@@ -11,7 +11,19 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, MetaData, Table, event, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -155,10 +167,36 @@ def dialect_insert(bind: AsyncConnection | AsyncEngine, table: Table) -> Any:
     return (postgresql if bind.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+def among(
+    bind: AsyncConnection | AsyncEngine, column: ColumnElement[T], values: Sequence[T]
+) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column IN (SELECT unnest(:array))`.
+
+    One array parameter instead of one per value, so the statement is the same whatever the number of
+    values; and a semi-join, which stays an index lookup per value where `= ANY(:array)` under
+    `ORDER BY ... FOR UPDATE` is planned as a scan of the whole index comparing every row with every value.
+    """
+    if bind.dialect.name == "postgresql":
+        item = String() if isinstance(column.type, String) else column.type
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(item))
+        return column.in_(select(func.unnest(array)))
+    return column.in_(list(values))
+
+
 def chunked(rows: Sequence[T], size: int = 400) -> Iterator[Sequence[T]]:
     """`rows` in slices of `size`: SQLite limits the number of bound parameters of one statement."""
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+def id_chunks(bind: AsyncConnection | AsyncEngine, values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in the slices one `among` condition takes: all at once on PostgreSQL (one array
+    parameter), by `chunked`'s slices on SQLite (one parameter per value)."""
+    if bind.dialect.name == "postgresql":
+        if values:
+            yield values
+        return
+    yield from chunked(values)
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,9 @@ from services.signals.sweep import Sweeper
 from shared.bus import Worker
 from shared.runtime import Infrastructure, ServiceSpec
 
+BATCH = 2000
+"""Messages per consumed batch."""
+
 
 class SignalsWorker(Worker):
     """The intake consumer with the outbox relay and the sweep alongside, run as one task.
@@ -26,7 +29,16 @@ class SignalsWorker(Worker):
         handler = IntakeHandler(
             infra.engine, config=load_rules(infra.settings.rules_file), on_commit=relay.wake
         )
-        super().__init__(infra.bus, GROUP_ID, TOPICS, handler, max_attempts=infra.settings.bus_max_attempts)
+        super().__init__(
+            infra.bus,
+            GROUP_ID,
+            TOPICS,
+            handler,
+            max_attempts=infra.settings.bus_max_attempts,
+            # A batch is one transaction of some fifteen statements whatever its size: larger batches
+            # spread those round trips over more events.
+            max_records=BATCH,
+        )
         self.relay = relay
         interval = infra.settings.sweep_interval
         self.sweeper = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals.rules import (
@@ -28,7 +28,7 @@ from services.signals.rules import (
 from services.signals.rules.directors import DIRECTOR_ROLES
 from services.signals.rules.history import History
 from services.signals.store import companies, person_mandates, shareholdings, signals
-from shared.db import chunked, dialect_insert
+from shared.db import among, dialect_insert, id_chunks
 from shared.schemas import (
     BureauEvent,
     BureauEventType,
@@ -151,8 +151,7 @@ async def index(
                 people.add(event.company_id)
             elif _names_shareholder(event):
                 owners.add(event.company_id)
-    for company_id in sorted(people):
-        await _put_mandates(conn, company_id, mandates_of(histories[company_id]))
+    await _put_mandates(conn, {company_id: mandates_of(histories[company_id]) for company_id in people})
     stakes = [
         {
             "company_id": company_id,
@@ -164,19 +163,23 @@ async def index(
         for company_id in sorted(owners)
         for stake in stakes_of(histories[company_id])
     ]
-    for chunk in chunked(stakes, 100):
-        stmt = dialect_insert(conn, shareholdings).values(list(chunk))
+    if stakes:
+        stmt = dialect_insert(conn, shareholdings)
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["company_id", "parent_company_id"],
                 set_={name: stmt.excluded[name] for name in ("share_pct", "at", "event_id")},
-            )
+            ),
+            stakes,
         )
     return people
 
 
-async def _put_mandates(conn: AsyncConnection, company_id: str, mandates: Sequence[Mandate]) -> None:
-    c = person_mandates.c
+async def _put_mandates(conn: AsyncConnection, mandates: Mapping[str, Sequence[Mandate]]) -> None:
+    """Replace the mandates of each company by those derived again (an earlier publication arriving late
+    can turn an appointment into a renewal: its row goes)."""
+    for chunk in id_chunks(conn, sorted(mandates)):
+        await conn.execute(delete(person_mandates).where(among(conn, person_mandates.c.company_id, chunk)))
     rows = [
         {
             "company_id": company_id,
@@ -188,24 +191,11 @@ async def _put_mandates(conn: AsyncConnection, company_id: str, mandates: Sequen
             "appointed_at": m.appointed_at,
             "ended_at": m.ended_at,
         }
-        for m in mandates
+        for company_id, found in sorted(mandates.items())
+        for m in found
     ]
-    for chunk in chunked(rows, 40):
-        stmt = dialect_insert(conn, person_mandates).values(list(chunk))
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["company_id", "person_key", "role", "event_id"],
-                set_={
-                    name: stmt.excluded[name] for name in ("name", "birth_year", "appointed_at", "ended_at")
-                },
-            )
-        )
-    # An earlier publication arriving late can turn an appointment into a renewal: its row goes.
-    kept = [(m.person_key, m.role, m.event_id) for m in mandates]
-    stale = delete(person_mandates).where(c.company_id == company_id)
-    if kept:
-        stale = stale.where(tuple_(c.person_key, c.role, c.event_id).not_in(kept))
-    await conn.execute(stale)
+    if rows:
+        await conn.execute(person_mandates.insert(), rows)
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -223,10 +213,10 @@ async def _directors(conn: AsyncConnection, column: Any, values: Iterable[str]) 
     """The persons with a director or manager mandate (held or holding) whose `column` is in `values`."""
     c = person_mandates.c
     found: list[_Person] = []
-    for chunk in chunked(sorted(set(values))):
+    for chunk in id_chunks(conn, sorted(set(values))):
         result = await conn.execute(
             select(c.company_id, c.person_key, c.name, c.birth_year)
-            .where(column.in_(list(chunk)), c.role.in_(_DIRECTORS))
+            .where(among(conn, column, chunk), c.role.in_(_DIRECTORS))
             .distinct()
         )
         found += [_Person(r.company_id, r.person_key, r.name, r.birth_year) for r in result]
@@ -246,10 +236,10 @@ async def _directors_named(conn: AsyncConnection, keys: Iterable[str]) -> list[_
 async def _bankruptcies(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, datetime]:
     """When each company was declared bankrupt: its first `bankruptcy` signal, open or resolved."""
     found: dict[str, datetime] = {}
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in id_chunks(conn, sorted(set(company_ids))):
         result = await conn.execute(
             select(signals.c.company_id, signals.c.raised_at).where(
-                signals.c.company_id.in_(list(chunk)), signals.c.signal == SignalName.BANKRUPTCY.value
+                among(conn, signals.c.company_id, chunk), signals.c.signal == SignalName.BANKRUPTCY.value
             )
         )
         for row in result:
@@ -260,10 +250,10 @@ async def _bankruptcies(conn: AsyncConnection, company_ids: Iterable[str]) -> di
 
 async def _names(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in id_chunks(conn, sorted(set(company_ids))):
         result = await conn.execute(
             select(companies.c.company_id, companies.c.name).where(
-                companies.c.company_id.in_(list(chunk)), companies.c.name.is_not(None)
+                among(conn, companies.c.company_id, chunk), companies.c.name.is_not(None)
             )
         )
         found.update((row.company_id, row.name) for row in result)
@@ -346,10 +336,10 @@ def _parent_state(
 async def _stakes(conn: AsyncConnection, company_ids: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
     c = shareholdings.c
     found: dict[str, list[tuple[str, float]]] = {}
-    for chunk in chunked(company_ids):
+    for chunk in id_chunks(conn, company_ids):
         result = await conn.execute(
             select(c.company_id, c.parent_company_id, c.share_pct)
-            .where(c.company_id.in_(list(chunk)))
+            .where(among(conn, c.company_id, chunk))
             .order_by(c.company_id, c.parent_company_id)
         )
         for row in result:
@@ -362,11 +352,11 @@ async def _open_risk(
 ) -> dict[str, list[tuple[str, Severity, datetime]]]:
     c = signals.c
     found: dict[str, list[tuple[str, Severity, datetime]]] = {}
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in id_chunks(conn, sorted(set(company_ids))):
         result = await conn.execute(
             select(c.company_id, c.signal, c.severity, c.raised_at).where(
                 and_(
-                    c.company_id.in_(list(chunk)),
+                    among(conn, c.company_id, chunk),
                     c.status == SignalStatus.OPEN.value,
                     c.category == Category.RISK.value,
                 )
@@ -397,9 +387,9 @@ async def subsidiaries(conn: AsyncConnection, parent_ids: Iterable[str]) -> dict
     """For each company, the companies it holds shares in (any share: the rule applies the threshold)."""
     c = shareholdings.c
     found: dict[str, set[str]] = {}
-    for chunk in chunked(sorted(set(parent_ids))):
+    for chunk in id_chunks(conn, sorted(set(parent_ids))):
         result = await conn.execute(
-            select(c.parent_company_id, c.company_id).where(c.parent_company_id.in_(list(chunk)))
+            select(c.parent_company_id, c.company_id).where(among(conn, c.parent_company_id, chunk))
         )
         for row in result:
             if row.company_id != row.parent_company_id:

@@ -38,9 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.signals.rules import (
     Payload,
     SourceEvent,
-    from_payload,
 )
-from shared.db import UTCDateTime, chunked, dialect_insert, metadata
+from shared.db import UTCDateTime, among, chunked, dialect_insert, id_chunks, metadata
 from shared.schemas import (
     BureauEvent,
     Category,
@@ -55,9 +54,6 @@ from shared.schemas import (
     Signal,
     SignalStatus,
 )
-
-# SQLite limits the bound parameters of one statement; rows are written in chunks of this size.
-CHUNK = 400
 
 # --- tables ------------------------------------------------------------------------------------------
 
@@ -190,11 +186,18 @@ _PAYLOAD_MODELS: dict[str, type[Payload]] = {
 }
 
 
-def to_source_event(source: str, event_id: str, at: datetime, payload: str) -> SourceEvent:
-    """The `SourceEvent` of a stored row, rebuilt through the same adapter that made it."""
-    model = _PAYLOAD_MODELS[source].model_validate_json(payload)
-    # A contact never contacted is dated by when it was saved, which only the row remembers.
-    return from_payload(model, at=at, id=event_id)
+def to_source_event(row: Any) -> SourceEvent:
+    """The `SourceEvent` of a stored row: the payload validated again, the rest as the adapter made it
+    when the event was stored (its summary is not worded again)."""
+    return SourceEvent(
+        id=row.event_id,
+        company_id=row.company_id,
+        source=row.source,
+        type=row.type,
+        at=row.at,
+        payload=_PAYLOAD_MODELS[row.source].model_validate_json(row.payload),
+        summary=row.summary,
+    )
 
 
 def _row_of(event: SourceEvent, received_at: datetime) -> dict[str, Any]:
@@ -238,10 +241,11 @@ async def add_events(
             latest[key] = event
     rows = [_row_of(event, received_at) for event in latest.values()]
     written: set[tuple[str, str, str]] = set()
-    for chunk in chunked(rows):
-        stmt = dialect_insert(conn, source_events).values(list(chunk)).on_conflict_do_nothing()
+    if rows:
+        stmt = dialect_insert(conn, source_events).on_conflict_do_nothing()
         result = await conn.execute(
-            stmt.returning(source_events.c.company_id, source_events.c.source, source_events.c.event_id)
+            stmt.returning(source_events.c.company_id, source_events.c.source, source_events.c.event_id),
+            rows,
         )
         written.update((row.company_id, row.source, row.event_id) for row in result)
     contacts = [
@@ -304,20 +308,20 @@ async def _replace_contacts(
 async def histories(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SourceEvent]]:
     """Every source event of each company (in no particular order: `evaluate` sorts)."""
     found: dict[str, list[SourceEvent]] = {}
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in id_chunks(conn, sorted(set(company_ids))):
         result = await conn.execute(
             select(
                 source_events.c.company_id,
                 source_events.c.source,
                 source_events.c.event_id,
+                source_events.c.type,
                 source_events.c.at,
                 source_events.c.payload,
-            ).where(source_events.c.company_id.in_(list(chunk)))
+                source_events.c.summary,
+            ).where(among(conn, source_events.c.company_id, chunk))
         )
         for row in result:
-            found.setdefault(row.company_id, []).append(
-                to_source_event(row.source, row.event_id, row.at, row.payload)
-            )
+            found.setdefault(row.company_id, []).append(to_source_event(row))
     return found
 
 
@@ -364,18 +368,18 @@ async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry]
         }
         for entry in latest.values()
     ]
-    for chunk in chunked(rows):
-        stmt = dialect_insert(conn, companies).values(list(chunk))
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["company_id"],
-                set_={
-                    "name": func.coalesce(stmt.excluded.name, companies.c.name),
-                    "portfolio": stmt.excluded.portfolio,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            )
-        )
+    stmt = dialect_insert(conn, companies)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["company_id"],
+            set_={
+                "name": func.coalesce(stmt.excluded.name, companies.c.name),
+                "portfolio": stmt.excluded.portfolio,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        ),
+        rows,
+    )
 
 
 async def lock_companies(
@@ -389,7 +393,7 @@ async def lock_companies(
     """
     ids = sorted(set(company_ids))
     found: dict[str, CompanyRecord] = {}
-    for chunk in chunked(ids):
+    for chunk in id_chunks(conn, ids):
         rows = [
             {
                 "company_id": c,
@@ -401,10 +405,10 @@ async def lock_companies(
             }
             for c in chunk
         ]
-        await conn.execute(dialect_insert(conn, companies).values(rows).on_conflict_do_nothing())
+        await conn.execute(dialect_insert(conn, companies).on_conflict_do_nothing(), rows)
         result = await conn.execute(
             select(companies)
-            .where(companies.c.company_id.in_(list(chunk)))
+            .where(among(conn, companies.c.company_id, chunk))
             .order_by(companies.c.company_id)
             .with_for_update()
         )
@@ -562,10 +566,10 @@ def _signal_row(record: SignalRecord) -> dict[str, Any]:
 async def signals_of(conn: AsyncConnection, company_ids: Iterable[str]) -> dict[str, list[SignalRecord]]:
     """Every signal (open and resolved) of each company, oldest first."""
     found: dict[str, list[SignalRecord]] = {}
-    for chunk in chunked(sorted(set(company_ids))):
+    for chunk in id_chunks(conn, sorted(set(company_ids))):
         result = await conn.execute(
             select(signals)
-            .where(signals.c.company_id.in_(list(chunk)))
+            .where(among(conn, signals.c.company_id, chunk))
             .order_by(signals.c.raised_at, signals.c.id)
         )
         for row in result:
@@ -588,8 +592,8 @@ async def get_signal(conn: AsyncConnection, signal_id: str) -> SignalRecord | No
 
 
 async def insert_signals(conn: AsyncConnection, records: Sequence[SignalRecord]) -> None:
-    for chunk in chunked([_signal_row(record) for record in records], CHUNK // 20):
-        await conn.execute(signals.insert().values(list(chunk)))
+    if records:
+        await conn.execute(signals.insert(), [_signal_row(record) for record in records])
 
 
 async def update_signals(conn: AsyncConnection, records: Sequence[SignalRecord]) -> None:
@@ -649,11 +653,9 @@ async def add_outbox(conn: AsyncConnection, entries: Sequence[OutboxEntry]) -> N
         }
         for e in entries
     ]
-    for chunk in chunked(rows, CHUNK // 10):
+    if rows:
         await conn.execute(
-            dialect_insert(conn, signal_outbox)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["event_id"])
+            dialect_insert(conn, signal_outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows
         )
 
 
@@ -688,9 +690,9 @@ async def prune_outbox(conn: AsyncConnection, published_before: datetime) -> int
 
 
 async def mark_published(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
-    for chunk in chunked(list(seqs)):
+    for chunk in id_chunks(conn, list(seqs)):
         await conn.execute(
-            update(signal_outbox).where(signal_outbox.c.seq.in_(list(chunk))).values(published_at=now)
+            update(signal_outbox).where(among(conn, signal_outbox.c.seq, chunk)).values(published_at=now)
         )
 
 
