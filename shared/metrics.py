@@ -1,4 +1,4 @@
-"""Prometheus series shared by the services (the bus plumbing and the HTTP layer)."""
+"""Prometheus series of the services: the bus plumbing, the HTTP layer and what the services decide."""
 
 from __future__ import annotations
 
@@ -24,3 +24,10 @@ MESSAGES_DEAD_LETTERED = Counter(
 BATCH_DURATION = Histogram(
     "ew_bus_batch_duration_seconds", "Time to process one consumed batch, by consumer group.", ["group"]
 )
+SIGNAL_CHANGES = Counter(
+    "ew_signal_changes_total",
+    "Signal changes committed (each one event on ew.signals), by signal, severity and change.",
+    ["signal", "severity", "change"],
+)
+SWEEP_COMPANIES = Counter("ew_signals_sweep_companies_total", "Companies judged again by the sweep.")
+SWEEP_DURATION = Histogram("ew_signals_sweep_duration_seconds", "Time one sweep took.")

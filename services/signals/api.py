@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.signals import store
+from services.signals.consumer import IntakeHandler, Moved
 from services.signals.outbox import outbox_entry
-from services.signals.rules import ChangeKind, default_rules, risk_level, score
+from services.signals.rules import ChangeKind, RulesConfig, load_rules, risk_level, score
 from services.signals.store import CompanyRecord, SignalFilter, SignalRecord
 from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
@@ -166,9 +168,23 @@ def _engine(request: Request) -> AsyncEngine:
 Engine = Annotated[AsyncEngine, Depends(_engine)]
 
 
+@functools.lru_cache(maxsize=4)
+def _rules_at(path: str | None) -> RulesConfig:
+    """The rules file is read once, like the consumer reads it once at start-up."""
+    return load_rules(path)
+
+
+def _judge(request: Request) -> IntakeHandler:
+    """The consumer's judgement, for what a hand resolution changes at other companies."""
+    infra: Infrastructure = request.app.state.infra
+    return IntakeHandler(infra.engine, config=_rules_at(infra.settings.rules_file))
+
+
+Judge = Annotated[IntakeHandler, Depends(_judge)]
+
+
 def router() -> APIRouter:
     api = APIRouter(tags=["signals"], responses=_ERRORS)
-    rules = default_rules()
 
     @api.get(
         "/v1/companies/{company_id}",
@@ -282,13 +298,17 @@ def router() -> APIRouter:
         "/v1/signals/{signal_id}/resolve",
         summary="Resolve a signal by hand (needs the admin scope: the credit team's decision)",
         description="Closes an open signal and emits `earlywarning.signal.resolved`; the company's risk "
-        "level and score no longer count it. It is raised again only on NEW evidence. Resolving a "
-        "signal that is already resolved changes nothing and answers its current state. Needs an "
-        "`admin` key.",
+        "level and score no longer count it, and companies it holds shares in are judged again "
+        "(`parent_distress`). It is raised again only on NEW evidence. Resolving a signal that is "
+        "already resolved changes nothing and answers its current state. Needs an `admin` key.",
         responses=error_responses(404),
     )
     async def resolve(
-        signal_id: Annotated[str, Path(max_length=100)], body: SignalAction, engine: Engine, _key: Admin
+        signal_id: Annotated[str, Path(max_length=100)],
+        body: SignalAction,
+        engine: Engine,
+        judge: Judge,
+        _key: Admin,
     ) -> SignalOut:
         now = utcnow()
         async with engine.begin() as conn:
@@ -307,11 +327,25 @@ def router() -> APIRouter:
             await store.update_signals(conn, [record])
             open_after = await store.open_signals(conn, record.company_id)
             company = replace(
-                company, risk_level=risk_level(open_after), score=score(open_after, rules), updated_at=now
+                company,
+                risk_level=risk_level(open_after),
+                score=score(open_after, judge.config),
+                updated_at=now,
             )
             await store.set_company_states(conn, [company])
-            # In the same transaction: the resolution is announced if and only if it is stored.
+            # In the same transaction: the resolution is announced if and only if it is stored, and so
+            # are its effects on the subsidiaries.
             await store.add_outbox(conn, [outbox_entry(record, ChangeKind.RESOLVED, company, now)])
+            resolved = Moved(
+                record.company_id,
+                record.signal,
+                ChangeKind.RESOLVED,
+                record.category,
+                record.severity,
+                record.severity,
+            )
+            changes = [resolved, *await judge.ripple(conn, [resolved], now)]
+        judge.committed(changes)
         return _signal_out(record, company)
 
     return api

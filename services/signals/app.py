@@ -41,9 +41,7 @@ class SignalsWorker(Worker):
         )
         self.relay = relay
         interval = infra.settings.sweep_interval
-        self.sweeper = (
-            Sweeper(infra.engine, handler, interval, on_commit=relay.wake) if interval > 0 else None
-        )
+        self.sweeper = Sweeper(infra.engine, handler, interval) if interval > 0 else None
 
     async def run(self, stop: asyncio.Event) -> None:
         relay_stop = asyncio.Event()

@@ -44,6 +44,7 @@ from shared import topics
 from shared.bus import Message, Poison
 from shared.cloudevents import InvalidEnvelope, decode
 from shared.db import utcnow
+from shared.metrics import SIGNAL_CHANGES
 from shared.schemas import (
     TOPIC_MODELS,
     BureauEvent,
@@ -376,6 +377,12 @@ def fan_out(
     return Fanout(ordered[:keep], ordered[keep:])
 
 
+def record_changes(changes: Iterable[Moved]) -> None:
+    """Count committed signal changes by signal, severity and kind (`ew_signal_changes_total`)."""
+    for change in changes:
+        SIGNAL_CHANGES.labels(change.signal, change.severity.value, change.kind.value).inc()
+
+
 # --- the handler -------------------------------------------------------------------------------------
 
 # Deadlock detected, serialization failure: the transaction was rolled back and can simply run again.
@@ -411,14 +418,19 @@ class IntakeHandler:
         now = self.clock()
         try:
             async with self.engine.begin() as conn:
-                queued = await self.apply(conn, entries, events, now)
+                changes = await self.apply(conn, entries, events, now)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
                 raise
             # Companies re-evaluated for others are locked after the batch's own: two batches may then
             # wait on each other. PostgreSQL breaks the cycle by failing one; it is retried, not dead-lettered.
             raise OperationalError(exc.statement, exc.params, exc.orig or exc) from exc
-        if queued and self.on_commit is not None:
+        self.committed(changes)
+
+    def committed(self, changes: Sequence[Moved]) -> None:
+        """After the commit of `changes`: count them, and wake the relay if there is anything to announce."""
+        record_changes(changes)
+        if changes and self.on_commit is not None:
             self.on_commit()
 
     async def apply(
@@ -427,8 +439,8 @@ class IntakeHandler:
         entries: Sequence[PortfolioEntry],
         events: Sequence[SourceEvent],
         now: datetime,
-    ) -> int:
-        """Write the effects of a batch on `conn`; the number of signal events queued."""
+    ) -> list[Moved]:
+        """Write the effects of a batch on `conn`; the signal changes (one outbox event each)."""
         # Every company of the batch is locked first, in one sorted pass: no two batches can then
         # deadlock, whatever mix of portfolio entries and events they hold.
         await store.lock_companies(
@@ -438,22 +450,24 @@ class IntakeHandler:
             await store.put_portfolio(conn, entries, now)
         touched = await store.add_events(conn, events, now) if events else {}
         if not touched:
-            return 0
+            return []
         companies = await store.lock_companies(conn, touched, now)
         histories = await store.histories(conn, touched)
         reindexed = await graph.index(conn, histories, events)
         plans = await self.judge(conn, companies, histories, now, touched)
-        queued = await self._write(conn, plans)
-        return queued + await self._fan_out(conn, plans, await graph.bankrupt(conn, reindexed), now)
+        changes = await self._write(conn, plans)
+        return changes + await self.ripple(conn, changes, now, await graph.bankrupt(conn, reindexed))
 
-    async def judge_again(self, conn: AsyncConnection, company_ids: Sequence[str], until: datetime) -> int:
+    async def judge_again(
+        self, conn: AsyncConnection, company_ids: Sequence[str], until: datetime
+    ) -> list[Moved]:
         """Judge companies again as of `until` (unless their clock is later), with no new event: the
-        sweep. The number of signal events queued."""
+        sweep. The signal changes."""
         now = self.clock()
         companies = await store.lock_companies(conn, company_ids, now)
         histories = await store.histories(conn, company_ids)
-        plans = await self.judge(conn, companies, histories, now, until=until)
-        return await self._write(conn, plans) + await self._fan_out(conn, plans, (), now)
+        changes = await self._write(conn, await self.judge(conn, companies, histories, now, until=until))
+        return changes + await self.ripple(conn, changes, now)
 
     async def judge(
         self,
@@ -485,26 +499,26 @@ class IntakeHandler:
             for c in ids
         ]
 
-    async def _write(self, conn: AsyncConnection, plans: Sequence[Plan]) -> int:
+    async def _write(self, conn: AsyncConnection, plans: Sequence[Plan]) -> list[Moved]:
         await store.insert_signals(conn, [r for plan in plans for r in plan.raised])
         await store.update_signals(conn, [r for plan in plans for r in plan.updated])
         await store.set_company_states(conn, [plan.company for plan in plans])
-        outbox = [entry for plan in plans for entry in plan.outbox]
-        await store.add_outbox(conn, outbox)
-        return len(outbox)
+        await store.add_outbox(conn, [entry for plan in plans for entry in plan.outbox])
+        return [change for plan in plans for change in plan.moved]
 
-    async def _fan_out(
-        self, conn: AsyncConnection, plans: Sequence[Plan], failed: Iterable[str], now: datetime
-    ) -> int:
-        """Judge again, in the same transaction, the companies whose context the batch changed.
+    async def ripple(
+        self, conn: AsyncConnection, changes: Sequence[Moved], now: datetime, failed: Iterable[str] = ()
+    ) -> list[Moved]:
+        """Judge again, in the same transaction, the companies whose context `changes` changed; their own
+        signal changes.
 
         Each round reads the contexts after the previous round's signals were written; the companies of a
         round are locked first, in id order. At most `fanout_cap` companies per batch, `fanout_rounds`
         rounds; what is left out is judged again with the company's next event.
         """
-        queued = 0
+        found: list[Moved] = []
         budget = self.fanout_cap
-        pending = ripples((m for plan in plans for m in plan.moved), failed)
+        pending = ripples(changes, failed)
         for _ in range(self.fanout_rounds):
             if not pending:
                 break
@@ -524,10 +538,10 @@ class IntakeHandler:
             budget -= len(targets.companies)
             companies = await store.lock_companies(conn, targets.companies, now)
             histories = await store.histories(conn, targets.companies)
-            round_plans = await self.judge(conn, companies, histories, now)
-            queued += await self._write(conn, round_plans)
-            pending = ripples(m for plan in round_plans for m in plan.moved)
+            round_changes = await self._write(conn, await self.judge(conn, companies, histories, now))
+            found += round_changes
+            pending = ripples(round_changes)
         else:
             if pending:
                 log.info("re-evaluation stopped after %d rounds", self.fanout_rounds)
-        return queued
+        return found

@@ -21,6 +21,7 @@ from services.signals import store
 from services.signals.consumer import IntakeHandler
 from shared.bus import is_transient
 from shared.db import exclusive, utcnow
+from shared.metrics import SWEEP_COMPANIES, SWEEP_DURATION
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ class Sweeper:
         interval: float,
         *,
         chunk: int = 200,
-        on_commit: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         retry_delay: float = 30.0,
     ) -> None:
@@ -49,7 +49,6 @@ class Sweeper:
         self.handler = handler
         self.interval = interval
         self.chunk = chunk
-        self.on_commit = on_commit
         self.clock = clock
         self.retry_delay = retry_delay
 
@@ -71,18 +70,20 @@ class Sweeper:
                     ids = await store.companies_due(conn, until, after, self.chunk)
                     if not ids:
                         break
-                    queued += await self.handler.judge_again(conn, ids, until)
+                    changes = await self.handler.judge_again(conn, ids, until)
+                self.handler.committed(changes)
+                SWEEP_COMPANIES.inc(len(ids))
                 judged += len(ids)
+                queued += len(changes)
                 after = ids[-1]
-                if queued and self.on_commit is not None:
-                    self.on_commit()
         return judged, queued
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep now and every `interval` seconds until `stop`; a failed sweep is tried again sooner."""
         while not stop.is_set():
             try:
-                judged, queued = await self.sweep()
+                with SWEEP_DURATION.time():
+                    judged, queued = await self.sweep()
             except Exception as exc:
                 if is_transient(exc):
                     log.warning("sweep: %s; retrying in %.0fs", type(exc).__name__, self.retry_delay)

@@ -187,3 +187,28 @@ async def test_a_parent_recovering_resolves_parent_distress(env: Env) -> None:
     assert kinds == ["earlywarning.signal.raised", "earlywarning.signal.resolved"]
     company = await env.get(f"/v1/companies/{child}")
     assert DISTRESS not in {s["signal"] for s in company["open_signals"]}
+
+
+async def test_a_parent_signal_resolved_by_hand_resolves_parent_distress(env: Env) -> None:
+    parent, child = new_company(), new_company()
+    await stake(env, child, parent, 60)
+    await env.bureau(
+        parent,
+        "judicial_reorganisation",
+        "2025-03-01T09:00:00Z",
+        {"court": "Gent", "opened_on": "2025-03-01"},
+    )
+    reorganisation = await opened(env, parent, "judicial_reorganisation")
+    await opened(env, child, DISTRESS)
+
+    # The credit team knows better and closes the parent's signal: the subsidiary follows at once.
+    response = await env.client.post(
+        f"/v1/signals/{reorganisation['id']}/resolve",
+        json={"by": "credit@example.com", "note": "plan homologated"},
+        headers=env.auth("admin"),
+    )
+    assert response.status_code == 200, response.text
+    signal = await closed(env, child, DISTRESS)
+    assert signal["resolved_by"] is None  # resolved by the rules, not by hand
+    company = await env.get(f"/v1/companies/{child}")
+    assert (company["risk_level"], company["score"]) == (None, 100)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.signals import store
 from services.signals.outbox import OutboxRelay
@@ -218,6 +219,26 @@ async def test_bankruptcy_publication_raises_a_critical_signal(env: Env) -> None
     assert event.source == "/earlywarning/signals"
     assert event.id.startswith("sev_")
     assert data == contract_json(signal)
+
+
+async def metric(env: Env, name: str, **labels: str) -> float:
+    """The value of one series on `/metrics` (0 when absent)."""
+    response = await env.client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+async def test_signal_changes_are_counted_by_signal_severity_and_change(env: Env) -> None:
+    series = {"signal": "bankruptcy", "severity": "critical", "change": "raised"}
+    before = await metric(env, "ew_signal_changes_total", **series)
+    company = new_company()
+    await env.publication(company, ["bankruptcy"], "2024-05-06")
+    await env.signal_events_until(company, 1)
+    assert await metric(env, "ew_signal_changes_total", **series) == before + 1
 
 
 async def test_later_evidence_updates_the_signal_instead_of_raising_it_twice(env: Env) -> None:
