@@ -19,11 +19,12 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-bench:  ## every benchmark: start-up, bus throughput, ingest throughput and latency (prints its figures)
+bench:  ## every benchmark: start-up, bus, ingest, signals throughput (prints its figures)
 	@scripts/bootstrap --test
 	.venv/bin/python bench/startup.py
 	.venv/bin/python bench/bus.py
 	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/signals.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache earlywarning.db*

@@ -152,7 +152,8 @@ async def test_a_bankrupt_parent_holding_the_majority_raises_parent_distress(env
     assert parent in (await opened(env, late, DISTRESS))["summary"]
 
 
-async def test_a_parent_recovering_resolves_parent_distress(env: Env) -> None:
+async def reorganised_parent(env: Env) -> tuple[str, str, dict[str, Any]]:
+    """A parent in judicial reorganisation and its 60 % subsidiary in `parent_distress`; the parent's signal."""
     parent, child = new_company(), new_company()
     await stake(env, child, parent, 60)
     await env.bureau(
@@ -161,8 +162,13 @@ async def test_a_parent_recovering_resolves_parent_distress(env: Env) -> None:
         "2025-03-01T09:00:00Z",
         {"court": "Gent", "opened_on": "2025-03-01"},
     )
-    await opened(env, parent, "judicial_reorganisation")
+    reorganisation = await opened(env, parent, "judicial_reorganisation")
     await opened(env, child, DISTRESS)
+    return parent, child, reorganisation
+
+
+async def test_a_parent_recovering_resolves_parent_distress(env: Env) -> None:
+    parent, child, _ = await reorganised_parent(env)
 
     # The register shows the parent back in its normal situation: its reorganisation resolves...
     register = RegisterEvent.model_validate(
@@ -190,16 +196,7 @@ async def test_a_parent_recovering_resolves_parent_distress(env: Env) -> None:
 
 
 async def test_a_parent_signal_resolved_by_hand_resolves_parent_distress(env: Env) -> None:
-    parent, child = new_company(), new_company()
-    await stake(env, child, parent, 60)
-    await env.bureau(
-        parent,
-        "judicial_reorganisation",
-        "2025-03-01T09:00:00Z",
-        {"court": "Gent", "opened_on": "2025-03-01"},
-    )
-    reorganisation = await opened(env, parent, "judicial_reorganisation")
-    await opened(env, child, DISTRESS)
+    _, child, reorganisation = await reorganised_parent(env)
 
     # The credit team knows better and closes the parent's signal: the subsidiary follows at once.
     response = await env.client.post(
