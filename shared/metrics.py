@@ -31,3 +31,8 @@ SIGNAL_CHANGES = Counter(
 )
 SWEEP_COMPANIES = Counter("ew_signals_sweep_companies_total", "Companies judged again by the sweep.")
 SWEEP_DURATION = Histogram("ew_signals_sweep_duration_seconds", "Time one sweep took.")
+DELIVERIES = Counter(
+    "ew_deliveries_total",
+    "Delivery attempts recorded, by channel and resulting status.",
+    ["channel", "status"],
+)

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False, description="Allow webhook targets on loopback/private ranges."
     )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds a webhook target has to answer.")
+    webhook_retry_base: float = Field(
+        5.0, gt=0, description="Seconds before the first retry of a failed delivery; each next one doubles."
+    )
+    webhook_retry_window: float = Field(
+        86400.0, gt=0, description="Seconds a delivery is retried before it is marked failed (24 h)."
+    )
     sweep_interval: float = Field(
         3600.0,
         ge=0,

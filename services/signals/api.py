@@ -6,10 +6,7 @@ the previous one in the list's order, so items added meanwhile never shift or re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,22 +23,16 @@ from services.signals.store import CompanyRecord, SignalFilter, SignalRecord
 from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.db import utcnow
+from shared.paging import DEFAULT_LIMIT, Cursor, Limit, cursor_time, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
 from shared.schemas import Category, PortfolioEntry, Severity, Signal, SignalStatus, UtcDatetime
 from shared.web import ApiError, error_responses, require
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
 
 Read = Annotated[ApiKey, require(Scope.read)]
 # Acknowledging and resolving is the credit team's decision, not a reader's: it needs `admin`.
 Admin = Annotated[ApiKey, require(Scope.admin)]
 CompanyPath = Annotated[
     CompanyId, Path(description="Enterprise number in any accepted form, e.g. 0403.170.701.")
-]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 1000).")]
-Cursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page; omit for the first.")
 ]
 
 _ERRORS = error_responses(401, 403, 422, 503)
@@ -117,46 +108,6 @@ def _signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOu
     )
 
 
-# --- cursors -----------------------------------------------------------------------------------------
-
-
-def encode_cursor(kind: str, *parts: str) -> str:
-    """An opaque cursor: the list it belongs to and the sort key of the last item of a page."""
-    return base64.urlsafe_b64encode(json.dumps([kind, *parts]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, kind: str, size: int) -> list[str]:
-    """The parts of a cursor made by `encode_cursor(kind, ...)`; a 422 for anything else."""
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raw = None
-    if (
-        not isinstance(raw, list)
-        or len(raw) != size + 1
-        or raw[0] != kind
-        or not all(isinstance(part, str) for part in raw)
-    ):
-        raise ApiError(
-            422,
-            "invalid cursor: pass the next_cursor of a previous page of this list",
-            details=[{"path": "query.cursor", "message": "not a cursor of this list"}],
-        )
-    return raw[1:]
-
-
-def _time(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ApiError(
-            422, "invalid cursor", details=[{"path": "query.cursor", "message": "not a cursor of this list"}]
-        )
-    return moment
-
-
 # --- routes ------------------------------------------------------------------------------------------
 
 
@@ -223,7 +174,7 @@ def router() -> APIRouter:
         after = None
         if cursor is not None:
             at, source, event_id = decode_cursor(cursor, "timeline", 3)
-            after = (_time(at), source, event_id)
+            after = (cursor_time(at), source, event_id)
         async with engine.connect() as conn:
             if await store.get_company(conn, company_id) is None:
                 raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
@@ -264,7 +215,7 @@ def router() -> APIRouter:
         after = None
         if cursor is not None:
             raised_at, signal_id = decode_cursor(cursor, "signals", 2)
-            after = (_time(raised_at), signal_id)
+            after = (cursor_time(raised_at), signal_id)
         where = SignalFilter(status, category, min_severity, company_id, since)
         async with engine.connect() as conn:
             rows = await store.signal_page(conn, where, after, limit + 1)

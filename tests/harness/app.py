@@ -34,4 +34,33 @@ async def test_keys(infra: Infrastructure, admin_key: str, *, revoked_scope: Sco
     return keys
 
 
+async def check_scopes(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    method: str,
+    path: str,
+    scope: Scope,
+    body: dict[str, object] | None = None,
+) -> None:
+    """An endpoint that needs `scope`: 401 without a key, with an unknown or a revoked one; 403 with a key
+    of another scope; neither with a key of the scope or an admin key. `keys` as `test_keys` makes them."""
+
+    def auth(who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[who]}"}
+
+    cases = {
+        "missing": ({}, 401),
+        "unknown": ({"Authorization": "Bearer ew_not_a_key"}, 401),
+        "revoked": (auth("revoked"), 401),
+        "wrong scope": (auth("ingest" if scope is Scope.read else "read"), 403),
+    }
+    for case, (headers, status) in cases.items():
+        response = await client.request(method, path, headers=headers, json=body)
+        assert response.status_code == status, (case, response.text)
+        assert response.json()["error"] == ("unauthorized" if status == 401 else "forbidden")
+    for who in {scope.value, "admin"}:
+        response = await client.request(method, path, headers=auth(who), json=body)
+        assert response.status_code not in (401, 403), (who, response.text)
+
+
 test_keys.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test for pytest to collect

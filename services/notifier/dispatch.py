@@ -1,0 +1,284 @@
+"""Sending: the dispatcher claims due deliveries and sends them, each target in its own lane.
+
+- Webhooks: `POST` of the signal JSON with Standard Webhooks headers; `webhook-id` is the delivery id, the
+  same on every attempt. 2xx is delivered; a timeout, a connection error, 408/409/425/429 or 5xx is retried
+  with exponential backoff and jitter (`policy.next_attempt`) until the retry window (24 h) runs out, then
+  `failed`; other 4xx fail at once. Redirects are not followed, and the target's addresses are checked
+  again at every connection (`targets`): DNS rebinding cannot turn a vetted host into an internal one.
+- Email (`mail`): one message per signal event, retried the same way when the SMTP server fails.
+- Lanes: at most `per_target` attempts in flight per target (`host:port` or address), and a circuit breaker
+  per target (`policy.Breaker`): a dead target costs its own lane, never the others' time.
+
+Delivery is at least once: a crash after sending and before recording leaves the lease to expire and the
+delivery is sent again, with the same `webhook-id` (receivers deduplicate on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifier import mail, store, targets
+from services.notifier.policy import (
+    Breaker,
+    RetryPolicy,
+    allow,
+    is_retryable,
+    next_attempt,
+    record_failure,
+    record_success,
+    retry_after,
+)
+from services.notifier.sealing import Sealer
+from services.notifier.store import DeliveryRecord, SubscriptionRecord
+from shared.bus import is_transient
+from shared.db import utcnow
+from shared.metrics import DELIVERIES
+from shared.schemas import Signal
+from shared.settings import Settings
+from shared.webhooks import sign
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "EarlyWarning-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt: delivered or not, the HTTP status (None: no answer), an error for the log, a
+    `Retry-After` asked by the target, and `final` when retrying cannot help (a refused target)."""
+
+    success: bool
+    status: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    final: bool = False
+
+
+class Dispatcher:
+    """Sends due deliveries until stopped; `wake()` after new ones were queued."""
+
+    group_id = "ew.notifier.dispatch"
+    """Names the task in readiness checks and logs, like a consumer group does."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        sealer: Callable[[], Sealer],
+        policy: RetryPolicy | None = None,
+        per_target: int = 4,
+        max_in_flight: int = 256,
+        timeout: float = 10.0,
+        poll_interval: float = 0.5,
+        lease: timedelta = timedelta(seconds=60),
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.sealer = sealer
+        self.policy = policy or RetryPolicy()
+        self.per_target = per_target
+        self.max_in_flight = max_in_flight
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.breakers: dict[str, Breaker] = {}
+        self.in_flight: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subscriptions: dict[str, tuple[float, SubscriptionRecord | None]] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._client = targets.client(allow_private=self.settings.webhook_allow_private, timeout=self.timeout)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self.dispatch_once()
+                except Exception as exc:
+                    if is_transient(exc):
+                        log.warning("dispatcher: %s; retrying", type(exc).__name__)
+                    else:
+                        log.exception("dispatcher failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        finally:
+            # Attempts in flight finish (bounded by the request timeout); unfinished leases expire.
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.timeout + 5)
+            await self._client.aclose()
+
+    async def dispatch_once(self) -> int:
+        """Claim what is due and start sending it; the number of attempts started."""
+        room = self.max_in_flight - sum(self.in_flight.values())
+        if room <= 0:
+            return 0
+        busy = [target for target, count in self.in_flight.items() if count >= self.per_target]
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            claimed = await store.claim_due(
+                conn, now, limit=room, per_target=self.per_target, lease=self.lease, busy=busy
+            )
+        started = 0
+        for delivery in claimed:
+            if self.in_flight[delivery.target] >= self.per_target:
+                # Claimed beyond the lane's room: the lease lets it go back to the queue.
+                continue
+            self.in_flight[delivery.target] += 1
+            task = asyncio.create_task(self._attempt(delivery), name=f"delivery {delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done(delivery.target))
+            started += 1
+        return started
+
+    def _done(self, target: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            self.in_flight[target] -= 1
+            if self.in_flight[target] <= 0:
+                del self.in_flight[target]
+            self._wake.set()  # the lane has room again
+
+        return done
+
+    async def _attempt(self, delivery: DeliveryRecord) -> None:
+        try:
+            await self._attempt_unguarded(delivery)
+        except Exception:
+            # Recording failed (database outage): the lease expires and the delivery is tried again.
+            log.exception("delivery %s: the attempt could not be recorded", delivery.id)
+
+    async def _attempt_unguarded(self, delivery: DeliveryRecord) -> None:
+        now = self.clock()
+        breaker = self.breakers.get(delivery.target, Breaker.closed())
+        allowed, breaker = allow(breaker, now)
+        self.breakers[delivery.target] = breaker
+        if not allowed:
+            assert breaker.opened_until is not None
+            async with self.engine.begin() as conn:
+                await store.postpone(conn, delivery.target, breaker.opened_until)
+                await store.release(conn, delivery.id)
+            return
+        subscription = await self._subscription(delivery.subscription_id)
+        if subscription is None:
+            await self._record(
+                delivery, "cancelled", None, Outcome(success=False, error="subscription deleted")
+            )
+            return
+        outcome = await self._send(delivery, subscription)
+        now = self.clock()
+        if outcome.success:
+            self.breakers[delivery.target] = record_success(self.breakers[delivery.target])
+            await self._record(delivery, "delivered", None, outcome)
+            return
+        self.breakers[delivery.target] = record_failure(self.breakers[delivery.target], now)
+        retry = None
+        if is_retryable(outcome.status) and not outcome.final:
+            retry = next_attempt(
+                self.policy,
+                failures=delivery.attempts + 1,
+                first_attempt_at=delivery.first_attempt_at or now,
+                now=now,
+                rand=self.rng.random(),
+            )
+            if retry is not None and outcome.retry_at is not None:
+                ceiling = now + timedelta(seconds=self.policy.max_delay)
+                retry = max(retry, min(outcome.retry_at, ceiling))
+        await self._record(delivery, "pending" if retry else "failed", retry, outcome)
+
+    async def _record(
+        self, delivery: DeliveryRecord, status: str, retry: datetime | None, outcome: Outcome
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await store.finish(
+                conn,
+                delivery.id,
+                status=status,
+                attempted_at=self.clock(),
+                next_attempt_at=retry,
+                last_status=outcome.status,
+                last_error=outcome.error,
+            )
+        DELIVERIES.labels(delivery.channel, status).inc()
+
+    async def _subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        """The subscription, cached for a few seconds (a deletion takes effect within them)."""
+        cached = self._subscriptions.get(subscription_id)
+        if cached is not None and time.monotonic() - cached[0] < 5.0:
+            return cached[1]
+        async with self.engine.connect() as conn:
+            record = await store.get_subscription(conn, subscription_id)
+        self._subscriptions[subscription_id] = (time.monotonic(), record)
+        return record
+
+    async def _send(self, delivery: DeliveryRecord, subscription: SubscriptionRecord) -> Outcome:
+        if delivery.channel == "email":
+            return await self._send_mail(delivery, subscription)
+        return await self._send_webhook(delivery, subscription)
+
+    async def _send_webhook(self, delivery: DeliveryRecord, subscription: SubscriptionRecord) -> Outcome:
+        assert self._client is not None
+        if not subscription.url or not subscription.secret:
+            return Outcome(success=False, error="the subscription has no URL or secret", final=True)
+        secret = self.sealer().open(subscription.secret, bound_to=subscription.id)
+        body = delivery.payload.encode()
+        stamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(secret, delivery.id, stamp, body),
+        }
+        try:
+            response = await self._client.post(subscription.url, content=body, headers=headers)
+        except targets.TargetRefused as exc:
+            return Outcome(success=False, error=f"target refused: {exc}", final=True)
+        except httpx.TimeoutException:
+            return Outcome(success=False, error="timeout")
+        except httpx.HTTPError as exc:
+            return Outcome(success=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= response.status_code < 300:
+            return Outcome(success=True, status=response.status_code)
+        return Outcome(
+            success=False,
+            status=response.status_code,
+            error=f"HTTP {response.status_code}",
+            retry_at=retry_after(response.headers.get("retry-after"), self.clock()),
+        )
+
+    async def _send_mail(self, delivery: DeliveryRecord, subscription: SubscriptionRecord) -> Outcome:
+        if not self.settings.smtp_url:
+            return Outcome(success=False, error="no SMTP server: set EW_SMTP_URL")
+        message = mail.render_signal(
+            Signal.model_validate_json(delivery.payload),
+            event_type=delivery.event_type,
+            console_url=None,
+            mail_from=self.settings.mail_from,
+            to=subscription.email or "",
+            subscription=subscription.name,
+        )
+        try:
+            await mail.send([message], smtp_url=self.settings.smtp_url, timeout=self.timeout)
+        except mail.MailError as exc:
+            return Outcome(success=False, error=str(exc)[:300])
+        return Outcome(success=True)
