@@ -40,7 +40,7 @@ from services.notifier.policy import (
     retry_after,
 )
 from services.notifier.sealing import Sealer
-from services.notifier.store import DeliveryRecord, SubscriptionRecord
+from services.notifier.store import Attempt, DeliveryRecord, SubscriptionRecord
 from shared.bus import is_transient
 from shared.db import utcnow
 from shared.metrics import DELIVERIES
@@ -82,6 +82,8 @@ class Dispatcher:
         max_in_flight: int = 256,
         timeout: float = 10.0,
         poll_interval: float = 0.5,
+        record_interval: float = 0.02,
+        record_batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
@@ -94,6 +96,8 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self.timeout = timeout
         self.poll_interval = poll_interval
+        self.record_interval = record_interval
+        self.record_batch = record_batch
         self.lease = lease
         self.clock = clock
         self.rng = rng or random.Random()
@@ -103,12 +107,16 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscriptions: dict[str, tuple[float, SubscriptionRecord | None]] = {}
         self._client: httpx.AsyncClient | None = None
+        self._results: list[tuple[Attempt, str]] = []
+        self._results_ready = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._client = targets.client(allow_private=self.settings.webhook_allow_private, timeout=self.timeout)
+        recording = asyncio.Event()
+        recorder = asyncio.create_task(self._record_loop(recording), name="ew.notifier.record")
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -125,6 +133,8 @@ class Dispatcher:
             # Attempts in flight finish (bounded by the request timeout); unfinished leases expire.
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.timeout + 5)
+            recording.set()
+            await recorder
             await self._client.aclose()
 
     async def dispatch_once(self) -> int:
@@ -208,17 +218,35 @@ class Dispatcher:
     async def _record(
         self, delivery: DeliveryRecord, status: str, retry: datetime | None, outcome: Outcome
     ) -> None:
-        async with self.engine.begin() as conn:
-            await store.finish(
-                conn,
-                delivery.id,
-                status=status,
-                attempted_at=self.clock(),
-                next_attempt_at=retry,
-                last_status=outcome.status,
-                last_error=outcome.error,
-            )
-        DELIVERIES.labels(delivery.channel, status).inc()
+        """Queue the attempt for the recorder, which writes attempts in batches: one transaction per
+        attempt would cap deliveries at the database's commit rate."""
+        attempt = Attempt(delivery.id, status, self.clock(), retry, outcome.status, outcome.error)
+        self._results.append((attempt, delivery.channel))
+        if len(self._results) >= self.record_batch:
+            self._results_ready.set()
+
+    async def _record_loop(self, stop: asyncio.Event) -> None:
+        """Write queued attempts every `record_interval` seconds (sooner when a batch is full), then once
+        more after `stop`. A crash loses the unwritten ones: their leases expire and they are sent again."""
+        while True:
+            stopping = stop.is_set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._results_ready.wait(), timeout=self.record_interval)
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if batch:
+                try:
+                    async with self.engine.begin() as conn:
+                        await store.record_attempts(conn, [attempt for attempt, _ in batch])
+                except Exception as exc:
+                    # Not written: the leases expire and the deliveries are sent again (same webhook-id).
+                    log.warning("dispatcher: %d attempts not recorded (%s)", len(batch), type(exc).__name__)
+                else:
+                    for attempt, channel in batch:
+                        DELIVERIES.labels(channel, attempt.status).inc()
+                    self._wake.set()
+            if stopping:
+                return
 
     async def _subscription(self, subscription_id: str) -> SubscriptionRecord | None:
         """The subscription, cached for a few seconds (a deletion takes effect within them)."""

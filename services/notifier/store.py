@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     false,
     func,
     or_,
@@ -394,32 +395,49 @@ async def claim_due(
     return claimed
 
 
-async def finish(
-    conn: AsyncConnection,
-    delivery_id_: str,
-    *,
-    status: str,
-    attempted_at: datetime,
-    next_attempt_at: datetime | None,
-    last_status: int | None,
-    last_error: str | None,
-) -> None:
-    """Record an attempt: delivered, failed for good, or pending again at `next_attempt_at`."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The result of one attempt: delivered, failed for good, or pending again at `next_attempt_at`."""
+
+    delivery_id: str
+    status: str
+    attempted_at: datetime
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+async def record_attempts(conn: AsyncConnection, attempts: Sequence[Attempt]) -> None:
+    """Record attempts (one statement, executed for all): each ends its delivery's lease."""
+    if not attempts:
+        return
     d = deliveries.c
     await conn.execute(
         update(deliveries)
-        .where(d.id == delivery_id_)
+        .where(d.id == bindparam("b_id"))
         .values(
-            status=status,
+            status=bindparam("status"),
             attempts=d.attempts + 1,
-            next_attempt_at=next_attempt_at,
-            first_attempt_at=func.coalesce(d.first_attempt_at, attempted_at),
-            last_attempt_at=attempted_at,
-            last_status=last_status,
-            last_error=last_error[:500] if last_error else None,
+            next_attempt_at=bindparam("next_attempt_at"),
+            first_attempt_at=func.coalesce(d.first_attempt_at, bindparam("attempted_at")),
+            last_attempt_at=bindparam("attempted_at"),
+            last_status=bindparam("last_status"),
+            last_error=bindparam("last_error"),
             lease_until=None,
-            delivered_at=attempted_at if status == "delivered" else None,
-        )
+            delivered_at=bindparam("delivered_at"),
+        ),
+        [
+            {
+                "b_id": a.delivery_id,
+                "status": a.status,
+                "next_attempt_at": a.next_attempt_at,
+                "attempted_at": a.attempted_at,
+                "last_status": a.last_status,
+                "last_error": a.last_error[:500] if a.last_error else None,
+                "delivered_at": a.attempted_at if a.status == "delivered" else None,
+            }
+            for a in attempts
+        ],
     )
 
 
