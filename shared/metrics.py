@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "ew_http_requests_total",
@@ -35,4 +35,9 @@ DELIVERIES = Counter(
     "ew_deliveries_total",
     "Delivery attempts recorded, by channel and resulting status.",
     ["channel", "status"],
+)
+DELIVERY_BACKLOG = Gauge(
+    "ew_delivery_backlog",
+    "Deliveries not sent yet, by status: pending (due now or waiting for a retry) and digest.",
+    ["status"],
 )

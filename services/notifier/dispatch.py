@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -43,7 +44,7 @@ from services.notifier.sealing import Sealer
 from services.notifier.store import Attempt, DeliveryRecord, SubscriptionRecord
 from shared.bus import is_transient
 from shared.db import utcnow
-from shared.metrics import DELIVERIES
+from shared.metrics import DELIVERIES, DELIVERY_BACKLOG
 from shared.schemas import Signal
 from shared.settings import Settings
 from shared.webhooks import sign
@@ -84,7 +85,7 @@ class Dispatcher:
         poll_interval: float = 0.5,
         record_interval: float = 0.02,
         record_batch: int = 200,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -98,7 +99,8 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.record_interval = record_interval
         self.record_batch = record_batch
-        self.lease = lease
+        # Long enough for an attempt and its recording; after a crash, what was in flight waits this long.
+        self.lease = lease or timedelta(seconds=timeout + 5)
         self.clock = clock
         self.rng = rng or random.Random()
         self.breakers: dict[str, Breaker] = {}
@@ -109,6 +111,7 @@ class Dispatcher:
         self._client: httpx.AsyncClient | None = None
         self._results: list[tuple[Attempt, str]] = []
         self._results_ready = asyncio.Event()
+        self._measured_at = -math.inf
 
     def wake(self) -> None:
         self._wake.set()
@@ -122,6 +125,7 @@ class Dispatcher:
                 self._wake.clear()
                 try:
                     await self.dispatch_once()
+                    await self.measure()
                 except Exception as exc:
                     if is_transient(exc):
                         log.warning("dispatcher: %s; retrying", type(exc).__name__)
@@ -137,6 +141,16 @@ class Dispatcher:
             await recorder
             await self._client.aclose()
 
+    async def measure(self) -> None:
+        """Refresh the backlog gauge (a count by status: cheap on the status index), every few seconds."""
+        if time.monotonic() - self._measured_at < 5.0:
+            return
+        self._measured_at = time.monotonic()
+        async with self.engine.connect() as conn:
+            counts = await store.count_by_status(conn, ("pending", "digest"))
+        for status in ("pending", "digest"):
+            DELIVERY_BACKLOG.labels(status).set(counts.get(status, 0))
+
     async def dispatch_once(self) -> int:
         """Claim what is due and start sending it; the number of attempts started."""
         room = self.max_in_flight - sum(self.in_flight.values())
@@ -149,15 +163,19 @@ class Dispatcher:
                 conn, now, limit=room, per_target=self.per_target, lease=self.lease, busy=busy
             )
         started = 0
+        overflow: list[str] = []
         for delivery in claimed:
             if self.in_flight[delivery.target] >= self.per_target:
-                # Claimed beyond the lane's room: the lease lets it go back to the queue.
+                overflow.append(delivery.id)  # beyond the lane's room (it filled meanwhile)
                 continue
             self.in_flight[delivery.target] += 1
             task = asyncio.create_task(self._attempt(delivery), name=f"delivery {delivery.id}")
             self._tasks.add(task)
             task.add_done_callback(self._done(delivery.target))
             started += 1
+        if overflow:
+            async with self.engine.begin() as conn:
+                await store.release(conn, *overflow)
         return started
 
     def _done(self, target: str) -> Callable[[asyncio.Task[None]], None]:

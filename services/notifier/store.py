@@ -451,9 +451,11 @@ async def postpone(conn: AsyncConnection, target: str, until: datetime) -> None:
     )
 
 
-async def release(conn: AsyncConnection, delivery_id_: str) -> None:
-    """Give a claimed delivery back to the queue without an attempt."""
-    await conn.execute(update(deliveries).where(deliveries.c.id == delivery_id_).values(lease_until=None))
+async def release(conn: AsyncConnection, *delivery_ids: str) -> None:
+    """Give claimed deliveries back to the queue without an attempt."""
+    await conn.execute(
+        update(deliveries).where(among(conn, deliveries.c.id, delivery_ids)).values(lease_until=None)
+    )
 
 
 async def get_delivery(conn: AsyncConnection, delivery_id_: str) -> DeliveryRecord | None:
@@ -518,6 +520,10 @@ async def mark_digested(conn: AsyncConnection, ids: Sequence[str], now: datetime
         )
 
 
-async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+async def count_by_status(conn: AsyncConnection, statuses: Sequence[str]) -> dict[str, int]:
+    rows = await conn.execute(
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.status.in_(list(statuses)))
+        .group_by(deliveries.c.status)
+    )
     return {row[0]: int(row[1]) for row in rows}

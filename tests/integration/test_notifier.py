@@ -32,7 +32,7 @@ from tests.harness import free_port
 from tests.harness.app import check_scopes, serving, test_keys
 from tests.harness.postgres import create_database, drop_database
 from tests.harness.receiver import Receiver
-from tests.integration.test_signals_service import BUREAU_SECRET, Env, new_company
+from tests.integration.test_signals_service import BUREAU_SECRET, Env, metric, new_company
 
 ADMIN_KEY = "ew_test_admin_key_for_the_notifier_tests_0"
 
@@ -150,6 +150,8 @@ async def notifier(
 
 async def test_a_signal_reaches_the_webhook_signed_and_logged(notifier: Notifier) -> None:
     company = new_company()
+    series = {"channel": "webhook", "status": "delivered"}
+    before = await metric(notifier.env, "ew_deliveries_total", **series)
     async with Receiver() as receiver:
         subscription = await notifier.webhook(receiver, company)
         assert subscription["secret"].startswith("whsec_")
@@ -164,6 +166,7 @@ async def test_a_signal_reaches_the_webhook_signed_and_logged(notifier: Notifier
         )
         assert delivery["id"] == received.id  # the webhook-id is the delivery id
         assert (delivery["attempts"], delivery["last_status"]) == (1, 200)
+        assert await metric(notifier.env, "ew_deliveries_total", **series) == before + 1
     # The secret is shown once: reading the subscription never shows it again.
     shown = await notifier.env.client.get(
         f"/v1/subscriptions/{subscription['id']}", headers=notifier.env.auth("admin")
