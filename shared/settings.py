@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False, description="Allow webhook targets on loopback/private ranges."
     )
+    console_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="Public base URL of the console (https://ew.example.com): emails link to its pages.",
+    )
+    inhibit_after_bankruptcy: bool = Field(
+        True, description="While a company's bankruptcy signal is open, do not notify its lesser signals."
+    )
     webhook_timeout: float = Field(10.0, gt=0, description="Seconds a webhook target has to answer.")
     webhook_retry_base: float = Field(
         5.0, gt=0, description="Seconds before the first retry of a failed delivery; each next one doubles."

@@ -38,7 +38,9 @@ class NotifierWorker(Worker):
             timeout=settings.webhook_timeout,
         )
         self.digest = DigestSender(infra.engine, settings)
-        handler = SignalsHandler(infra.engine, on_commit=self.dispatcher.wake)
+        handler = SignalsHandler(
+            infra.engine, on_commit=self.dispatcher.wake, inhibit=settings.inhibit_after_bankruptcy
+        )
         super().__init__(infra.bus, GROUP_ID, TOPICS, handler, max_attempts=settings.bus_max_attempts)
 
     async def run(self, stop: asyncio.Event) -> None:

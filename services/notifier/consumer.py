@@ -100,11 +100,13 @@ def route(
     companies: Mapping[str, CompanyRow],
     silences: Sequence[Silence],
     now: datetime,
+    *,
+    inhibit: bool = True,
 ) -> Routed:
     """The deliveries of a batch and the routing facts it changed.
 
     Pure. Items are taken in order, so that a bankruptcy raised earlier in the batch inhibits what follows
-    it; a company not known yet has no portfolio facts and no open bankruptcy.
+    it (unless `inhibit` is off); a company not known yet has no portfolio facts and no open bankruptcy.
     """
     state = dict(companies)
     routed = Routed([], {}, {})
@@ -121,7 +123,7 @@ def route(
             continue
         signal = item.signal
         facts = CompanyFacts(known.segment, known.account_manager) if known else None
-        bankrupt = bool(known and known.bankrupt)
+        bankrupt = inhibit and bool(known and known.bankrupt)
         for subscription in routes:
             decision = decide(
                 signal,
@@ -174,9 +176,11 @@ class SignalsHandler:
         *,
         on_commit: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        inhibit: bool = True,
     ) -> None:
         self.engine = engine
         self.on_commit = on_commit
+        self.inhibit = inhibit
         self.clock = clock
 
     async def __call__(self, messages: Sequence[Message]) -> None:
@@ -190,7 +194,7 @@ class SignalsHandler:
                 for s in await store.active_silences(conn, now)
             ]
             companies = await store.companies_of(conn, ids)
-            routed = route(items, routes, companies, silences, now)
+            routed = route(items, routes, companies, silences, now, inhibit=self.inhibit)
             await store.put_companies(conn, routed.facts, now, ("segment", "account_manager"))
             await store.put_companies(conn, routed.bankrupt, now, ("bankrupt",))
             await store.add_deliveries(conn, routed.deliveries)

@@ -77,7 +77,7 @@ class DigestSender:
                     [(d.event_type, Signal.model_validate_json(d.payload)) for d in waiting],
                     day=(day_start - timedelta(days=1)).date(),
                     subscription=subscription.name,
-                    console_url=None,
+                    console_url=self.settings.console_url,
                     mail_from=self.settings.mail_from,
                     to=subscription.email or "",
                 )

@@ -318,7 +318,7 @@ class Dispatcher:
         message = mail.render_signal(
             Signal.model_validate_json(delivery.payload),
             event_type=delivery.event_type,
-            console_url=None,
+            console_url=self.settings.console_url,
             mail_from=self.settings.mail_from,
             to=subscription.email or "",
             subscription=subscription.name,

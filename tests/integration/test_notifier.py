@@ -116,6 +116,7 @@ async def notifier(
         "webhook_retry_window": 60,
         "webhook_timeout": 2,
         "sweep_interval": 0,
+        "console_url": "https://ew.example.com",
     }
     database = None
     if request.param == "embedded":
@@ -315,6 +316,9 @@ async def test_an_email_per_signal(notifier: Notifier) -> None:
     assert "bankruptcy" in message["Subject"]
     assert company in message["Subject"]
     assert {part.get_content_type() for part in message.iter_parts()} == {"text/plain", "text/html"}
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert f"https://ew.example.com/companies/{company}" in text.get_content()
 
 
 async def test_a_daily_digest(notifier: Notifier) -> None:
