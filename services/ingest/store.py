@@ -36,6 +36,18 @@ portfolio = Table(
 )
 
 
+# The latest record of each contact, as the intake accepted it (contract section 8): what
+# `GET /v1/companies/{id}/contacts` lists.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("contact_id", String(64), primary_key=True),
+    Column("entry", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class KnownKey:
     event_id: str

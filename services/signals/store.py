@@ -86,7 +86,23 @@ companies = Table(
     # The company clock (migration 0005): the event time its signals were last judged as of. It never
     # moves back, so that a late event is judged as of it and a sweep's verdict is not undone.
     Column("as_of", UTCDateTime, nullable=True),
+    # The portfolio's segment, as a column for the analyses that group by it (migration 0007).
+    Column("segment", String(100), nullable=True),
     Index("ix_companies_as_of", "as_of"),
+    Index("ix_companies_segment", "segment"),
+)
+
+# The buying unit: the current record of each contact, as the DMU analysis reads it (migration 0007).
+dmu_contacts = Table(
+    "dmu_contacts",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("contact_id", String(64), primary_key=True),
+    Column("function", String(200), nullable=True),
+    Column("dmu_role", String(32), nullable=False),
+    Column("last_contact_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_dmu_contacts_dmu_role", "dmu_role"),
 )
 
 signals = Table(
