@@ -19,12 +19,13 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-bench:  ## every benchmark: start-up, bus, ingest, signals throughput (prints its figures)
+bench:  ## every benchmark: start-up, bus, ingest, signals, DMU analysis (prints its figures)
 	@scripts/bootstrap --test
 	.venv/bin/python bench/startup.py
 	.venv/bin/python bench/bus.py
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/signals.py
+	.venv/bin/python bench/dmu.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache earlywarning.db*

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from shared.db import create_engine, migrate  # noqa: E402
 from tests.harness.kafka import KafkaBroker  # noqa: E402
 from tests.harness.postgres import PostgresServer, create_database, drop_database  # noqa: E402
 
@@ -84,3 +87,15 @@ def sqlite_url(tmp_path: Path) -> str:
 def unique() -> str:
     """A suffix that makes topic and group names unique per test (a shared broker keeps them all)."""
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def migrated_engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh, migrated database of this test: SQLite, then PostgreSQL."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_database_url")
+    engine = create_engine(url)
+    await migrate(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.signals import store
+from services.signals import analytics, store
+from services.signals.analytics import DmuReport, DmuSummary
 from services.signals.consumer import IntakeHandler, Moved
 from services.signals.outbox import outbox_entry
 from services.signals.rules import ChangeKind, RulesConfig, load_rules, risk_level, score
@@ -64,6 +65,7 @@ class CompanyOut(BaseModel):
     score: int = Field(ge=0, le=100, description="0-100, higher is safer.")
     updated_at: datetime
     open_signals: list[SignalOut] = Field(description="Open signals, most severe first.")
+    dmu: DmuSummary = Field(description="The buying unit: contacts recorded, decision maker known or not.")
 
 
 class TimelineItem(BaseModel):
@@ -148,6 +150,7 @@ def router() -> APIRouter:
             if company is None:
                 raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
             open_now = await store.open_signals(conn, company_id)
+            dmu = await analytics.dmu_summary(conn, company_id)
         return CompanyOut(
             company_id=company.company_id,
             name=company.name,
@@ -157,7 +160,23 @@ def router() -> APIRouter:
             score=company.score,
             updated_at=company.updated_at,
             open_signals=[_signal_out(record, company) for record in open_now],
+            dmu=dmu,
         )
+
+    @api.get(
+        "/v1/analytics/dmu",
+        summary="The buying units (DMU) of the monitored customers, per segment and overall",
+        description="Customers with contacts, average DMU size, share with a known decision maker, "
+        "single-threaded customers (one contact), the job titles that most often decide, and the "
+        f"customers whose decision maker was not contacted for {analytics.STALE_DAYS} days.",
+    )
+    async def get_dmu(
+        engine: Engine,
+        _key: Read,
+        segment: Annotated[str | None, Query(max_length=100, description="Only this segment.")] = None,
+    ) -> DmuReport:
+        async with engine.connect() as conn:
+            return await analytics.dmu_report(conn, utcnow(), segment)
 
     @api.get(
         "/v1/companies/{company_id}/timeline",

@@ -451,6 +451,9 @@ class IntakeHandler:
         touched = await store.add_events(conn, events, now) if events else {}
         if not touched:
             return []
+        contacts = [e.payload for found in touched.values() for e in found if isinstance(e.payload, Contact)]
+        if contacts:
+            await store.put_dmu_contacts(conn, contacts, now)
         companies = await store.lock_companies(conn, touched, now)
         histories = await store.histories(conn, touched)
         reindexed = await graph.index(conn, histories, events)

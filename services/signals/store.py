@@ -378,6 +378,7 @@ async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry]
             # A removal carries a placeholder name: the name known before stays.
             "name": None if entry.deleted else entry.name,
             "portfolio": None if entry.deleted else entry.model_dump_json(),
+            "segment": None if entry.deleted else entry.segment,
             "risk_level": None,
             "score": 100,
             "updated_at": now,
@@ -391,11 +392,47 @@ async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry]
             set_={
                 "name": func.coalesce(stmt.excluded.name, companies.c.name),
                 "portfolio": stmt.excluded.portfolio,
+                "segment": stmt.excluded.segment,
                 "updated_at": stmt.excluded.updated_at,
             },
         ),
         rows,
     )
+
+
+async def put_dmu_contacts(conn: AsyncConnection, contacts: Sequence[Contact], now: datetime) -> None:
+    """Bring the DMU table in line with new contact records (the latest version of each): a removal
+    deletes the row, anything else writes it."""
+    latest = {(c.company_id, c.contact_id): c for c in contacts}
+    removed = [key for key, contact in latest.items() if contact.deleted]
+    if removed:
+        key = tuple_(dmu_contacts.c.company_id, dmu_contacts.c.contact_id)
+        for chunk in chunked(removed):
+            await conn.execute(delete(dmu_contacts).where(key.in_(list(chunk))))
+    rows = [
+        {
+            "company_id": contact.company_id,
+            "contact_id": contact.contact_id,
+            "function": contact.function,
+            "dmu_role": contact.dmu_role.value,
+            "last_contact_at": contact.last_contact_at,
+            "updated_at": now,
+        }
+        for contact in latest.values()
+        if not contact.deleted
+    ]
+    if rows:
+        stmt = dialect_insert(conn, dmu_contacts)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["company_id", "contact_id"],
+                set_={
+                    name: stmt.excluded[name]
+                    for name in ("function", "dmu_role", "last_contact_at", "updated_at")
+                },
+            ),
+            rows,
+        )
 
 
 async def lock_companies(

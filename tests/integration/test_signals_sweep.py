@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,15 +32,9 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ADMIN_KEY = "ew_test_admin_key_for_the_sweep_tests_0000"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_database_url")
-    engine = create_engine(url)
-    await migrate(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+@pytest.fixture
+def engine(migrated_engine: AsyncEngine) -> AsyncEngine:
+    return migrated_engine
 
 
 class Clock:
