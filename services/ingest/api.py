@@ -16,6 +16,7 @@ from services.ingest.intake import (
     Item,
     Outcome,
     bureau_item,
+    contact_item,
     observation_item,
     order_item,
     portfolio_item,
@@ -27,6 +28,9 @@ from services.ingest.models import (
     BatchItemOut,
     BatchOut,
     BureauEventIn,
+    ContactIn,
+    ContactOut,
+    ContactPage,
     ItemError,
     ItemsOut,
     ObservationIn,
@@ -35,10 +39,12 @@ from services.ingest.models import (
     PortfolioOut,
     PublicationIn,
 )
-from services.ingest.store import IntakeStore
+from services.ingest.store import ContactRecord, IntakeStore
 from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
+from shared.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
+from shared.schemas import CONTACT_ID_PATTERN, Contact
 from shared.schemas._base import example_of
 from shared.web import ApiError, error_responses, require, validation_details
 from shared.webhooks import WebhookVerificationError, verify
@@ -47,6 +53,14 @@ M = TypeVar("M", bound=BaseModel)
 
 CompanyPath = Annotated[
     CompanyId, Path(description="Enterprise number in any accepted form, e.g. 0403.170.701.")
+]
+ContactPath = Annotated[
+    str,
+    Path(
+        pattern=CONTACT_ID_PATTERN,
+        description="Your own id of the contact: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'.",
+        examples=["crm-000123"],
+    ),
 ]
 Ingest = Annotated[ApiKey, require(Scope.ingest)]
 Read = Annotated[ApiKey, require(Scope.read)]
@@ -116,6 +130,10 @@ async def _batch(
     return BatchOut(accepted=accepted, rejected=len(done) - accepted, items=done)
 
 
+def _contact_out(record: ContactRecord) -> ContactOut:
+    return ContactOut(**record.entry, updated_at=record.updated_at)
+
+
 def _batch_body(model: type[BaseModel]) -> Any:
     return Body(
         max_length=MAX_BATCH,
@@ -157,6 +175,82 @@ def router() -> APIRouter:
         if record is None:
             raise ApiError(404, f"{company_id} is not monitored")
         return PortfolioOut(**record.entry, updated_at=record.updated_at)
+
+    @api.put(
+        "/v1/companies/{company_id}/contacts/{contact_id}",
+        status_code=202,
+        summary="Create or update a contact at a customer",
+        description="Who the supplier talks to at the customer and their part in the buying unit (DMU). "
+        "Published on `ew.contacts`; a contact claiming to be a director who is not a registered one raises "
+        "`straw_man`. The whole contact is replaced: fields left out are cleared.",
+    )
+    async def put_contact(
+        company_id: CompanyPath,
+        contact_id: ContactPath,
+        body: ContactIn,
+        intake: IntakeDep,
+        store: StoreDep,
+        _key: Ingest,
+    ) -> AcceptedOut:
+        item = contact_item(company_id, contact_id, body)
+        result = _one((await intake.accept([item]))[0])
+        await store.put_contacts([item.payload.model_dump(mode="json")])
+        return result
+
+    @api.delete(
+        "/v1/companies/{company_id}/contacts/{contact_id}",
+        status_code=202,
+        summary="Remove a contact",
+        description="Publishes the contact's last record marked `deleted` on `ew.contacts`, which ends its "
+        "part in the signals; 404 when the company has no such contact.",
+        responses=error_responses(404),
+    )
+    async def delete_contact(
+        company_id: CompanyPath, contact_id: ContactPath, intake: IntakeDep, store: StoreDep, _key: Ingest
+    ) -> AcceptedOut:
+        record = await store.get_contact(company_id, contact_id)
+        if record is None:
+            raise ApiError(404, f"{company_id} has no contact {contact_id}")
+        last = Contact.model_validate(record.entry)
+        result = _one((await intake.accept([contact_item(company_id, contact_id, None, last=last)]))[0])
+        await store.delete_contact(company_id, contact_id)
+        return result
+
+    @api.get(
+        "/v1/companies/{company_id}/contacts",
+        summary="The contacts at a customer, in contact id order, paged",
+        description="Each contact's latest version. Paged with `limit` and `cursor` (the `next_cursor` of "
+        "the page before): a contact added or removed meanwhile never shifts or repeats a page.",
+    )
+    async def list_contacts(
+        company_id: CompanyPath,
+        store: StoreDep,
+        _key: Read,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ContactPage:
+        # The company is in the cursor, so that a cursor of one company's list is refused by another's.
+        after = decode_cursor(cursor, f"contacts:{company_id}", 1)[0] if cursor else None
+        records = await store.contact_page(company_id, after, limit + 1)
+        page = records[:limit]
+        next_cursor = (
+            encode_cursor(f"contacts:{company_id}", page[-1].contact_id) if len(records) > limit else None
+        )
+        return ContactPage(items=[_contact_out(r) for r in page], next_cursor=next_cursor)
+
+    @api.get(
+        "/v1/companies/{company_id}/contacts/{contact_id}",
+        summary="A contact at a customer",
+        description="The latest version the intake accepted, and when it was stored; 404 once removed.",
+        responses=error_responses(404),
+    )
+    async def get_contact(
+        company_id: CompanyPath, contact_id: ContactPath, store: StoreDep, _key: Read
+    ) -> ContactOut:
+        record = await store.get_contact(company_id, contact_id)
+        if record is None:
+            raise ApiError(404, f"{company_id} has no contact {contact_id}")
+        return _contact_out(record)
 
     @api.post(
         "/v1/observations", status_code=202, summary="A sales observation", responses=error_responses(409)

@@ -1,4 +1,4 @@
-"""`earlywarning import publications|bureau|orders|portfolio FILE`: bulk loads with a progress bar."""
+"""`earlywarning import publications|bureau|orders|portfolio|contacts FILE`: bulk loads, with progress."""
 
 from __future__ import annotations
 
@@ -36,16 +36,18 @@ EXIT_USAGE = 2
 # The shell's convention for a process stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
 
-IMPORT_HELP = """Bulk load NDJSON or CSV files: publications, bureau events, orders, portfolio companies.
+IMPORT_HELP = """Bulk load NDJSON or CSV files: publications, bureau events, orders, portfolio, contacts.
 
 The format comes from the extension (.ndjson, .jsonl, .json: one JSON object per line, the same body the
 HTTP API takes; .csv: a header row, then one row per item) or from --format. CSV files may be separated by
 ',' or ';' (taken from the header line); an empty cell means "absent"; a quoted cell may span lines.
 
-CSV columns: orders and portfolio are flat (portfolio: company_id plus the fields of PUT
-/v1/portfolio/{company_id}). publications: 'rubrics' holds one or more rubrics separated by '|' or ';',
-'persons' a JSON array. bureau: the event data as a JSON object in a 'data' column, or one 'data.<field>'
-column per field (data.from, data.to, ...). Each command's --help lists its columns.
+CSV columns: orders, portfolio and contacts are flat (portfolio: company_id plus the fields of PUT
+/v1/portfolio/{company_id}; contacts: company_id and contact_id plus the fields of PUT
+/v1/companies/{company_id}/contacts/{contact_id}, claims_director as true/false, 1/0 or yes/no).
+publications: 'rubrics' holds one or more rubrics separated by '|' or ';', 'persons' a JSON array.
+bureau: the event data as a JSON object in a 'data' column, or one 'data.<field>' column per field
+(data.from, data.to, ...). Each command's --help lists its columns.
 
 Rows are checked like the HTTP API checks them. Rejected rows go to FILE.rejected.ndjson with the reason.
 An interrupted import continues where it stopped when run again (checkpoint FILE.import-state.json);
@@ -59,6 +61,8 @@ _KIND_HELP = {
     Kind.bureau: "Credit-bureau events (ew.bureau); the same id is one event.",
     Kind.orders: "Orders of customers (ew.orders); the same company_id and order_id is one order.",
     Kind.portfolio: "Companies to monitor (ew.portfolio), as PUT /v1/portfolio/{company_id} does.",
+    Kind.contacts: "Contacts at customers (ew.contacts), as PUT "
+    "/v1/companies/{company_id}/contacts/{contact_id} does.",
 }
 
 _CSV_NOTES = {
@@ -68,6 +72,7 @@ _CSV_NOTES = {
     "ubo_change needs neither.",
     Kind.orders: "",
     Kind.portfolio: "",
+    Kind.contacts: "claims_director: true/false, 1/0 or yes/no; empty: false.",
 }
 
 

@@ -1,4 +1,4 @@
-"""Bulk import of publications, bureau events, orders and portfolio companies from NDJSON or CSV files.
+"""Bulk import of publications, bureau events, orders, portfolio companies and contacts from NDJSON or CSV.
 
 The file is read into rows by `services.ingest.rows` (formats and columns are described there). Valid rows
 are accepted in batches; rejected rows are written to the rejected file, one JSON object per line:
@@ -265,19 +265,24 @@ class _Run:
                 self.counts.duplicates += 1
             else:
                 self.counts.accepted += 1
-        if self.kind == Kind.portfolio:
-            await self._store_portfolio(batch, outcomes)
+        if self.kind in (Kind.portfolio, Kind.contacts):
+            await self._store_states(batch, outcomes)
         self.counts.rejected += len(batch.rejected)
         self.rows_this_run += batch.size
 
-    async def _store_portfolio(self, batch: _Batch, outcomes: Sequence[object]) -> None:
-        # As the PUT endpoint does; of several rows of a company the store keeps the last.
-        entries = [
-            (item.company_id, item.payload.model_dump(mode="json"))
+    async def _store_states(self, batch: _Batch, outcomes: Sequence[object]) -> None:
+        # As the PUT endpoints do; of several rows of a company (or contact) the store keeps the last.
+        items = [
+            item
             for (_, item), outcome in zip(batch.rows, outcomes, strict=True)
             if not isinstance(outcome, Conflict)
         ]
-        await self.intake.store.put_portfolio(entries)
+        if self.kind == Kind.portfolio:
+            await self.intake.store.put_portfolio(
+                [(item.company_id, item.payload.model_dump(mode="json")) for item in items]
+            )
+        else:
+            await self.intake.store.put_contacts([item.payload.model_dump(mode="json") for item in items])
 
     def record(self, batch: _Batch) -> None:
         """Write the batch's rejected rows, then the checkpoint after it (in this order, so that a
@@ -334,8 +339,8 @@ async def run_import(
 
     Continuing is safe even though the last batch before an interruption may have been published
     without its checkpoint: publications, bureau events and orders get event ids derived from their
-    natural keys, so those rows come out as duplicates (no second event); a portfolio row is the state
-    of a company, and publishing the same state again changes nothing.
+    natural keys, so those rows come out as duplicates (no second event); a portfolio or contact row is
+    the state of a company or contact, and publishing the same state again changes nothing.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")

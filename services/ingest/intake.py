@@ -19,12 +19,19 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from services.ingest.models import BureauEventIn, ObservationIn, OrderIn, PortfolioIn, PublicationIn
+from services.ingest.models import (
+    BureauEventIn,
+    ContactIn,
+    ObservationIn,
+    OrderIn,
+    PortfolioIn,
+    PublicationIn,
+)
 from services.ingest.store import IntakeStore, KnownKey
 from shared import topics
 from shared.bus import Bus
 from shared.cloudevents import new_event
-from shared.schemas import Observation, PortfolioEntry
+from shared.schemas import Contact, DmuRole, Observation, PortfolioEntry
 
 SOURCE = "/earlywarning/ingest"
 
@@ -144,6 +151,39 @@ def portfolio_item(company_id: str, body: PortfolioIn | None) -> Item:
         payload = body.entry(company_id)
         event_type = "earlywarning.portfolio.updated"
     return Item(topics.PORTFOLIO, company_id, event_type, payload, random_id("pf"), "")
+
+
+def contact_item(
+    company_id: str, contact_id: str, body: ContactIn | None, *, last: Contact | None = None
+) -> Item:
+    """A new version of a contact; None removes it, publishing `last` (its stored record) marked deleted."""
+    if body is None:
+        payload = _removal(company_id, contact_id, last)
+        event_type = "earlywarning.contact.removed"
+    else:
+        payload = body.entry(company_id, contact_id)
+        event_type = "earlywarning.contact.updated"
+    return Item(topics.CONTACTS, company_id, event_type, payload, random_id("ct"), "")
+
+
+def _removal(company_id: str, contact_id: str, last: Contact | None) -> Contact:
+    """The record of a removal. Consumers keep a contact's version with the latest time (`last_contact_at`,
+    else the event's time) and let a removal win a tie; so the removal has no `last_contact_at`, which dates
+    it now, after every version, unless the last one is dated ahead (clock skew): then it keeps that time."""
+    if last is None:
+        # The model requires these; a removal is final whatever they say (as the portfolio's tombstone).
+        last = Contact(
+            company_id=company_id, contact_id=contact_id, name="-", dmu_role=DmuRole.UNKNOWN, reporter="-"
+        )
+    ahead = last.last_contact_at is not None and last.last_contact_at > datetime.now(UTC)
+    return last.model_copy(
+        update={
+            "company_id": company_id,
+            "contact_id": contact_id,
+            "last_contact_at": last.last_contact_at if ahead else None,
+            "deleted": True,
+        }
+    )
 
 
 def plan(

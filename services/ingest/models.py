@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.company_id import CompanyId
-from shared.schemas import BureauEvent, Order, PortfolioEntry, Publication
+from shared.schemas import BureauEvent, Contact, ContactDetails, Order, PortfolioEntry, Publication
 from shared.schemas._base import EwModel, NonNegativeMoney, UtcDatetime, examples
 from shared.schemas.observations import ObservationKind
 
@@ -121,6 +122,20 @@ class PortfolioIn(EwModel):
         return PortfolioEntry(company_id=company_id, **self.model_dump())
 
 
+class ContactIn(ContactDetails):
+    """Create or update a contact at a customer; the company and the contact id are in the path."""
+
+    @field_validator("last_contact_at")
+    @classmethod
+    def _not_future(cls, value: datetime | None) -> datetime | None:
+        # A field validator rather than the model's: the error then names `last_contact_at` in its path.
+        _not_future_time(value, "last_contact_at")
+        return value
+
+    def entry(self, company_id: str, contact_id: str) -> Contact:
+        return Contact(company_id=company_id, contact_id=contact_id, **self.model_dump())
+
+
 class AcceptedOut(BaseModel):
     """An accepted item: its event id (the same id for a repeat of the same item)."""
 
@@ -177,3 +192,34 @@ class PortfolioOut(PortfolioEntry):
     """A monitored company as stored."""
 
     updated_at: UtcDatetime
+
+
+class ContactOut(Contact):
+    """A contact as stored: its latest version, and when the intake stored it."""
+
+    model_config = examples(
+        {
+            "company_id": "BE0403170701",
+            "contact_id": "crm-000123",
+            "name": "Sofie Maes",
+            "function": "CFO",
+            "email": "sofie.maes@acme.example",
+            "phone": "+32 9 123 45 67",
+            "dmu_role": "decision_maker",
+            "claims_director": True,
+            "last_contact_at": "2025-09-30T14:00:00Z",
+            "reporter": "jan.jansens@example.com",
+            "updated_at": "2025-10-01T08:00:00Z",
+        }
+    )
+
+    # Removed contacts are not kept, so `deleted` says nothing here: left out of the answer and its schema.
+    deleted: SkipJsonSchema[bool] = Field(False, exclude=True, description="Always false.")
+    updated_at: UtcDatetime = Field(description="When the intake stored this version.")
+
+
+class ContactPage(BaseModel):
+    """Contacts of a company in contact id order."""
+
+    items: list[ContactOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")

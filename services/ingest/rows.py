@@ -1,4 +1,4 @@
-"""Reading import files into rows: publications, bureau events, orders and portfolio companies.
+"""Reading import files into rows: publications, bureau events, orders, portfolio companies and contacts.
 
 Each row goes through the same request model as the HTTP API and becomes an intake item with the same
 builders, so an imported row and the same item posted over HTTP are one event.
@@ -6,7 +6,8 @@ builders, so an imported row and the same item posted over HTTP are one event.
 Formats (chosen from the extension, or given explicitly):
 
 - NDJSON (`.ndjson`, `.jsonl`, `.json`): one JSON object per line, exactly the body the HTTP API takes
-  (portfolio: the `PUT /v1/portfolio/{company_id}` body plus `company_id`).
+  (portfolio: the `PUT /v1/portfolio/{company_id}` body plus `company_id`; contacts: the
+  `PUT /v1/companies/{company_id}/contacts/{contact_id}` body plus `company_id` and `contact_id`).
 - CSV (`.csv`): a header row naming the columns, then one row per item. The delimiter is taken from the
   header line (the most frequent of `,`, `;` and tab), so spreadsheet exports with `;` work as well.
   A quoted cell may span lines. An empty cell means "absent".
@@ -16,6 +17,8 @@ CSV columns per kind:
 - orders: `company_id, order_id, ordered_at, amount_eur, product_line`.
 - portfolio: `company_id, name, account_manager, segment, credit_limit_eur, nace, region, employees,
   customer_since`.
+- contacts: `company_id, contact_id, name, function, email, phone, dmu_role, claims_director,
+  last_contact_at, reporter`; `claims_director` is true/false, 1/0 or yes/no (empty: false).
 - publications: `reference, company_id, company_name, published_on, rubrics, persons, text`; `rubrics`
   holds one or more rubrics separated by `|` or `;`, `persons` (optional) a JSON array of
   `{name, birth_year?, role, action}`.
@@ -43,15 +46,23 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.ingest.intake import Item, bureau_item, order_item, portfolio_item, publication_item
-from services.ingest.models import BureauEventIn, OrderIn, PortfolioIn, PublicationIn
+from services.ingest.intake import (
+    Item,
+    bureau_item,
+    contact_item,
+    order_item,
+    portfolio_item,
+    publication_item,
+)
+from services.ingest.models import BureauEventIn, ContactIn, OrderIn, PortfolioIn, PublicationIn
 from shared.company_id import CompanyId
-from shared.schemas import BUREAU_DATA_MODELS
+from shared.schemas import BUREAU_DATA_MODELS, CONTACT_ID_PATTERN
 
 __all__ = [
     "MAX_LINE_BYTES",
+    "ContactRowIn",
     "Format",
     "ImportFileError",
     "Kind",
@@ -80,6 +91,7 @@ class Kind(enum.StrEnum):
     bureau = "bureau"
     orders = "orders"
     portfolio = "portfolio"
+    contacts = "contacts"
 
 
 class Format(enum.StrEnum):
@@ -130,6 +142,13 @@ class PortfolioRowIn(PortfolioIn):
     company_id: CompanyId
 
 
+class ContactRowIn(ContactIn):
+    """A contact row: the `PUT /v1/companies/{company_id}/contacts/{contact_id}` body with both ids in it."""
+
+    company_id: CompanyId
+    contact_id: str = Field(pattern=CONTACT_ID_PATTERN)
+
+
 def _publication(data: dict[str, Any]) -> Item:
     return publication_item(PublicationIn.model_validate(data))
 
@@ -148,11 +167,18 @@ def _portfolio(data: dict[str, Any]) -> Item:
     return portfolio_item(row.company_id, body)
 
 
+def _contact(data: dict[str, Any]) -> Item:
+    row = ContactRowIn.model_validate(data)
+    body = ContactIn.model_validate(row.model_dump(exclude={"company_id", "contact_id"}))
+    return contact_item(row.company_id, row.contact_id, body)
+
+
 _BUILDERS: dict[Kind, Callable[[dict[str, Any]], Item]] = {
     Kind.publications: _publication,
     Kind.bureau: _bureau,
     Kind.orders: _order,
     Kind.portfolio: _portfolio,
+    Kind.contacts: _contact,
 }
 
 
@@ -183,6 +209,9 @@ def columns(kind: Kind) -> tuple[list[str], set[str]]:
     if kind == Kind.portfolio:
         names, required = _field_names(PortfolioIn)
         return ["company_id", *names], {"company_id", *required}
+    if kind == Kind.contacts:
+        names, required = _field_names(ContactIn)
+        return ["company_id", "contact_id", *names], {"company_id", "contact_id", *required}
     if kind == Kind.bureau:
         names, required = _field_names(BureauEventIn)
         # `data` may be left out altogether (ubo_change has none) or given per field.
@@ -484,6 +513,8 @@ _CSV_SHAPERS: dict[Kind, Callable[[dict[str, Any]], dict[str, Any]]] = {
     Kind.bureau: _shape_bureau,
     Kind.orders: _flat,
     Kind.portfolio: _flat,
+    # claims_director: pydantic reads true/false, 1/0 and yes/no; an empty cell is absent, so false.
+    Kind.contacts: _flat,
 }
 
 

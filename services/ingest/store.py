@@ -1,4 +1,4 @@
-"""What the ingest service keeps in the database: natural keys already accepted, and the portfolio."""
+"""What the ingest service keeps in the database: natural keys already accepted, the portfolio, contacts."""
 
 from __future__ import annotations
 
@@ -62,8 +62,25 @@ class PortfolioRecord:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    company_id: str
+    contact_id: str
+    entry: dict[str, Any]
+    """The `Contact` as JSON."""
+    updated_at: datetime
+
+
 def _key_in(keys: list[tuple[str, str]]) -> Any:
     return tuple_(intake_keys.c.scope, intake_keys.c.natural_key).in_(keys)
+
+
+def _contact_is(company_id: str, contact_id: str) -> tuple[Any, Any]:
+    return contacts.c.company_id == company_id, contacts.c.contact_id == contact_id
+
+
+def _contact_record(row: Any) -> ContactRecord:
+    return ContactRecord(row.company_id, row.contact_id, json.loads(row.entry), row.updated_at)
 
 
 class IntakeStore:
@@ -131,17 +148,7 @@ class IntakeStore:
         # One upsert statement may not touch a row twice on PostgreSQL: keep the last entry per company.
         latest = dict(entries)
         rows = [{"company_id": c, "entry": json.dumps(e), "updated_at": now} for c, e in latest.items()]
-        if not rows:
-            return
-        async with self.engine.begin() as conn:
-            for start in range(0, len(rows), 1000):
-                stmt = dialect_insert(self.engine, portfolio).values(rows[start : start + 1000])
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["company_id"],
-                        set_={"entry": stmt.excluded.entry, "updated_at": stmt.excluded.updated_at},
-                    )
-                )
+        await self._upsert(portfolio, ["company_id"], rows)
 
     async def delete_portfolio(self, company_id: str) -> bool:
         async with self.engine.begin() as conn:
@@ -152,3 +159,47 @@ class IntakeStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(portfolio).where(portfolio.c.company_id == company_id))).first()
         return PortfolioRecord(row.company_id, json.loads(row.entry), row.updated_at) if row else None
+
+    async def put_contacts(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Store `Contact` records given as JSON; of several for one contact the last wins."""
+        now = utcnow()
+        # As for the portfolio: one upsert statement may not touch a row twice on PostgreSQL.
+        latest = {(e["company_id"], e["contact_id"]): e for e in entries}
+        rows = [
+            {"company_id": c, "contact_id": k, "entry": json.dumps(e), "updated_at": now}
+            for (c, k), e in latest.items()
+        ]
+        await self._upsert(contacts, ["company_id", "contact_id"], rows)
+
+    async def delete_contact(self, company_id: str, contact_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(contacts.delete().where(*_contact_is(company_id, contact_id)))
+        return bool(result.rowcount)
+
+    async def get_contact(self, company_id: str, contact_id: str) -> ContactRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(contacts).where(*_contact_is(company_id, contact_id)))).first()
+        return _contact_record(row) if row else None
+
+    async def contact_page(self, company_id: str, after: str | None, limit: int) -> list[ContactRecord]:
+        """Up to `limit` contacts of the company in contact id order, from just after the id `after`."""
+        query = select(contacts).where(contacts.c.company_id == company_id)
+        if after is not None:
+            query = query.where(contacts.c.contact_id > after)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query.order_by(contacts.c.contact_id).limit(limit))
+        return [_contact_record(row) for row in rows]
+
+    async def _upsert(self, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+        """Insert `rows` (`keys`, `entry`, `updated_at`); where the keys exist, update the others."""
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            for start in range(0, len(rows), 1000):
+                stmt = dialect_insert(self.engine, table).values(rows[start : start + 1000])
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=keys,
+                        set_={"entry": stmt.excluded.entry, "updated_at": stmt.excluded.updated_at},
+                    )
+                )

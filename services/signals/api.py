@@ -13,25 +13,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals import analytics, store
-from services.signals.analytics import DmuReport, DmuSummary
+from services.signals.analytics import DmuSummary
+from services.signals.analytics.routes import router as analytics_router
 from services.signals.consumer import IntakeHandler, Moved
+from services.signals.deps import Admin, Engine, Read
 from services.signals.outbox import outbox_entry
 from services.signals.rules import ChangeKind, RulesConfig, load_rules, risk_level, score
 from services.signals.store import CompanyRecord, SignalFilter, SignalRecord
-from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.db import utcnow
 from shared.paging import DEFAULT_LIMIT, Cursor, Limit, cursor_time, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
 from shared.schemas import Category, PortfolioEntry, Severity, Signal, SignalStatus, UtcDatetime
-from shared.web import ApiError, error_responses, require
+from shared.web import ApiError, error_responses
 
-Read = Annotated[ApiKey, require(Scope.read)]
-# Acknowledging and resolving is the credit team's decision, not a reader's: it needs `admin`.
-Admin = Annotated[ApiKey, require(Scope.admin)]
 CompanyPath = Annotated[
     CompanyId, Path(description="Enterprise number in any accepted form, e.g. 0403.170.701.")
 ]
@@ -113,14 +111,6 @@ def _signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOu
 # --- routes ------------------------------------------------------------------------------------------
 
 
-def _engine(request: Request) -> AsyncEngine:
-    infra: Infrastructure = request.app.state.infra
-    return infra.engine
-
-
-Engine = Annotated[AsyncEngine, Depends(_engine)]
-
-
 @functools.lru_cache(maxsize=4)
 def _rules_at(path: str | None) -> RulesConfig:
     """The rules file is read once, like the consumer reads it once at start-up."""
@@ -138,6 +128,7 @@ Judge = Annotated[IntakeHandler, Depends(_judge)]
 
 def router() -> APIRouter:
     api = APIRouter(tags=["signals"], responses=_ERRORS)
+    api.include_router(analytics_router())
 
     @api.get(
         "/v1/companies/{company_id}",
@@ -162,21 +153,6 @@ def router() -> APIRouter:
             open_signals=[_signal_out(record, company) for record in open_now],
             dmu=dmu,
         )
-
-    @api.get(
-        "/v1/analytics/dmu",
-        summary="The buying units (DMU) of the monitored customers, per segment and overall",
-        description="Customers with contacts, average DMU size, share with a known decision maker, "
-        "single-threaded customers (one contact), the job titles that most often decide, and the "
-        f"customers whose decision maker was not contacted for {analytics.STALE_DAYS} days.",
-    )
-    async def get_dmu(
-        engine: Engine,
-        _key: Read,
-        segment: Annotated[str | None, Query(max_length=100, description="Only this segment.")] = None,
-    ) -> DmuReport:
-        async with engine.connect() as conn:
-            return await analytics.dmu_report(conn, utcnow(), segment)
 
     @api.get(
         "/v1/companies/{company_id}/timeline",

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.signals import graph, store
+from services.signals import facts, graph, store
 from services.signals.outbox import outbox_entry
 from services.signals.rules import (
     Change,
@@ -449,11 +449,13 @@ class IntakeHandler:
         if entries:
             await store.put_portfolio(conn, entries, now)
         touched = await store.add_events(conn, events, now) if events else {}
-        if not touched:
-            return []
-        contacts = [e.payload for found in touched.values() for e in found if isinstance(e.payload, Contact)]
+        new_events = [event for found in touched.values() for event in found]
+        await facts.record(conn, entries, new_events, now)
+        contacts = [e.payload for e in new_events if isinstance(e.payload, Contact)]
         if contacts:
             await store.put_dmu_contacts(conn, contacts, now)
+        if not touched:
+            return []
         companies = await store.lock_companies(conn, touched, now)
         histories = await store.histories(conn, touched)
         reindexed = await graph.index(conn, histories, events)

@@ -27,7 +27,7 @@ from shared.schemas.bureau import (
     TaxDebt,
     UboChange,
 )
-from shared.schemas.contacts import CONTACT_ID_PATTERN, Contact, DmuRole
+from shared.schemas.contacts import CONTACT_ID_PATTERN, Contact, ContactDetails, DmuRole
 from shared.schemas.observations import DISTRESS_KINDS, OPPORTUNITY_KINDS, Observation, ObservationKind
 from shared.schemas.orders import Order
 from shared.schemas.portfolio import PortfolioEntry
@@ -59,6 +59,7 @@ __all__ = [
     "BureauEventType",
     "Category",
     "Contact",
+    "ContactDetails",
     "CreditLimitChange",
     "DmuRole",
     "Evidence",

@@ -33,6 +33,7 @@ TOPIC = {
     Kind.bureau: topics.BUREAU,
     Kind.orders: topics.ORDERS,
     Kind.portfolio: topics.PORTFOLIO,
+    Kind.contacts: topics.CONTACTS,
 }
 
 
@@ -84,11 +85,26 @@ def portfolio(n: int, **change: Any) -> dict[str, Any]:
     return {"company_id": company(n), "name": f"Company {n}", "segment": "horeca", "employees": n, **change}
 
 
+def contact(n: int, **change: Any) -> dict[str, Any]:
+    return {
+        "company_id": "0403.170.701",
+        "contact_id": f"crm-{n}",
+        "name": f"Contact {n}",
+        "function": "CFO",
+        "dmu_role": "decision_maker",
+        "claims_director": True,
+        "last_contact_at": "2025-09-30T14:00:00Z",
+        "reporter": "jan@example.com",
+        **change,
+    }
+
+
 VALID: dict[Kind, Callable[..., dict[str, Any]]] = {
     Kind.publications: publication,
     Kind.bureau: bureau,
     Kind.orders: order,
     Kind.portfolio: portfolio,
+    Kind.contacts: contact,
 }
 
 # One invalid row per kind, and the path of the error it must be rejected with.
@@ -97,6 +113,7 @@ INVALID: dict[Kind, tuple[dict[str, Any], str]] = {
     Kind.bureau: (bureau(99, data={"from": 72, "to": 145}), "data.to"),
     Kind.orders: (order(99, amount_eur=-5), "amount_eur"),
     Kind.portfolio: (portfolio(99, company_id="0403.170.702"), "company_id"),
+    Kind.contacts: (contact(99, dmu_role="ceo"), "dmu_role"),
 }
 
 EVENT_TYPES = {
@@ -104,6 +121,7 @@ EVENT_TYPES = {
     Kind.bureau: "earlywarning.bureau.score_change",
     Kind.orders: "earlywarning.order",
     Kind.portfolio: "earlywarning.portfolio.updated",
+    Kind.contacts: "earlywarning.contact.updated",
 }
 
 
@@ -209,8 +227,8 @@ async def test_import_every_kind(
     # The same file again: rows with a natural key are duplicates, no new event.
     again = await run_import(intake, kind, path)
     assert again.rejected == 1
-    if kind is Kind.portfolio:
-        # A portfolio row is the state of a company: setting the same state again is harmless.
+    if kind in (Kind.portfolio, Kind.contacts):
+        # A portfolio or contact row is a state: setting the same state again is harmless.
         assert (again.accepted, again.duplicates) == (3, 0)
     else:
         assert (again.accepted, again.duplicates) == (0, 3)
@@ -242,6 +260,82 @@ async def test_portfolio_rows_are_stored_like_the_put_endpoint(
     assert first.entry["employees"] == 1
     assert await store.get_portfolio(company(2)) is not None
     assert await store.get_portfolio(company(3)) is None
+
+
+CONTACTS_CSV = """company_id;contact_id;name;function;dmu_role;claims_director;last_contact_at;reporter
+0403.170.701;crm-1;Sofie Maes;CFO;decision_maker;yes;2025-09-30T14:00:00Z;jan@example.com
+0403.170.701;crm-2;Tom Claes;;buyer;0;;jan@example.com
+0403.170.701;crm-3;An Peeters;;ceo;TRUE;;jan@example.com
+0403.170.701;crm-4;;CEO;user;;;jan@example.com
+0403.170.702;crm-5;Els Wouters;;user;;;jan@example.com
+BE 0417 497 106;crm-1;Bart Janssens;;gatekeeper;;;an@example.com
+0403.170.701;crm-6;Lies Goossens;;influencer;;;jan@example.com
+0403.170.701;crm-2;Tom Claes;Buyer;buyer;false;;jan@example.com
+"""
+
+
+def contacts_ndjson() -> str:
+    rows: list[dict[str, Any]] = [
+        contact(1, name="Sofie Maes", claims_director=True),
+        contact(2, name="Tom Claes", function=None, dmu_role="buyer", claims_director=False),
+        contact(3, dmu_role="ceo"),
+        {k: v for k, v in contact(4).items() if k != "name"},
+        contact(5, company_id="0403.170.702"),
+        contact(1, company_id="BE 0417 497 106", name="Bart Janssens", dmu_role="gatekeeper"),
+        contact(6, claims_director=False),
+        contact(2, name="Tom Claes", function="Buyer", dmu_role="buyer", claims_director=False),
+    ]
+    for row in rows[5:]:
+        row.pop("last_contact_at")
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ndjson"])
+async def test_contact_rows_are_stored_like_the_put_endpoint(
+    suffix: str, tmp_path: Path, infra: Infrastructure, intake: Intake
+) -> None:
+    path = tmp_path / f"contacts{suffix}"
+    path.write_text(CONTACTS_CSV if suffix == ".csv" else contacts_ndjson(), encoding="utf-8")
+    result = await run_import(intake, Kind.contacts, path, batch_size=3)
+
+    assert (result.accepted, result.rejected) == (5, 3)
+    assert result.rejected_path is not None
+    rejected = rejected_entries(result.rejected_path)
+    line = 1 if suffix == ".csv" else 0  # the CSV header is line 1
+    assert [(e["line"], [error["path"] for error in e["errors"]]) for e in rejected] == [
+        (3 + line, ["dmu_role"]),
+        (4 + line, ["name"]),
+        (5 + line, ["company_id"]),
+    ]
+    assert all(e["reason"].startswith("invalid row") for e in rejected)
+
+    store = IntakeStore(infra.engine)
+    stored = {
+        (r.company_id, r.contact_id): r.entry
+        for company_id in (COMPANY, "BE0417497106")
+        for r in await store.contact_page(company_id, None, 100)
+    }
+    assert set(stored) == {
+        (COMPANY, "crm-1"),
+        (COMPANY, "crm-2"),
+        (COMPANY, "crm-6"),
+        ("BE0417497106", "crm-1"),
+    }
+    first = stored[(COMPANY, "crm-1")]
+    assert (first["name"], first["claims_director"], first["last_contact_at"]) == (
+        "Sofie Maes",
+        True,
+        "2025-09-30T14:00:00Z",
+    )
+    # The last row of a contact wins; an empty cell is an absent field (claims_director: false).
+    assert (stored[(COMPANY, "crm-2")]["function"], stored[(COMPANY, "crm-2")]["claims_director"]) == (
+        "Buyer",
+        False,
+    )
+    assert stored[(COMPANY, "crm-6")]["claims_director"] is False
+    assert stored[("BE0417497106", "crm-1")]["name"] == "Bart Janssens"
+    found = await events(infra, Kind.contacts)
+    assert [e.type for e in found] == ["earlywarning.contact.updated"] * 5
 
 
 async def test_another_content_under_the_same_key_is_rejected(tmp_path: Path, intake: Intake) -> None:
@@ -453,6 +547,20 @@ async def test_command_help_explains_formats_and_columns(sqlite_url: str) -> Non
         assert expected in text
     bureau_help = await invoke(["import", "bureau", "--help"], sqlite_url)
     assert "data.days_beyond_terms" in " ".join(bureau_help.output.split())
+    contacts_help = " ".join((await invoke(["import", "contacts", "--help"], sqlite_url)).output.split())
+    for expected in ("contact_id*", "dmu_role*", "claims_director", "yes/no"):
+        assert expected in contacts_help
+
+
+async def test_command_imports_contacts(tmp_path: Path, sqlite_url: str, infra: Infrastructure) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text(CONTACTS_CSV, encoding="utf-8")
+    result = await invoke(["import", "contacts", str(path)], sqlite_url)
+    assert result.exit_code == 1, result.output
+    assert "accepted (new events)" in result.output
+    assert [e["line"] for e in rejected_entries(rejected_path_for(path))] == [4, 5, 6]
+    stored = await IntakeStore(infra.engine).contact_page(COMPANY, None, 100)
+    assert [r.contact_id for r in stored] == ["crm-1", "crm-2", "crm-6"]
 
 
 def test_result_rows_adds_up() -> None:

@@ -1,8 +1,6 @@
-"""Portfolio analyses computed in the database with set-based SQL (one statement per figure, whatever the
-number of customers), starting with the buying unit (DMU, contract section 8).
+"""The buying unit (DMU, contract section 8): contacts per customer, decision makers, stale contacts.
 
-The population is the monitored customers (`companies.portfolio` set), optionally one segment; contacts
-are the current records of `dmu_contacts`.
+Contacts are the current records of `dmu_contacts`.
 """
 
 from __future__ import annotations
@@ -12,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Integer, Row, and_, case, cast, func, select
+from sqlalchemy import Integer, Row, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.signals.analytics.population import monitored
 from services.signals.store import companies, dmu_contacts
 from shared.schemas import DmuRole
 
@@ -108,9 +107,7 @@ def _figures(segment: str | None, customers: int, rows: Sequence[Row[Any]]) -> D
 async def dmu_report(conn: AsyncConnection, now: datetime, segment: str | None = None) -> DmuReport:
     """The DMU analysis of the monitored customers (of `segment`, if given) as of `now`."""
     c, d = companies.c, dmu_contacts.c
-    monitored: list[ColumnElement[bool]] = [c.portfolio.is_not(None)]
-    if segment is not None:
-        monitored.append(c.segment == segment)
+    population = monitored(segment)
     is_dm = d.dmu_role == DmuRole.DECISION_MAKER.value
     per_company = (
         select(
@@ -122,7 +119,7 @@ async def dmu_report(conn: AsyncConnection, now: datetime, segment: str | None =
             func.max(case((is_dm, d.last_contact_at))).label("dm_last"),
         )
         .select_from(companies.join(dmu_contacts, d.company_id == c.company_id))
-        .where(*monitored)
+        .where(*population)
         .group_by(c.company_id, c.name, c.segment)
         .subquery()
     )
@@ -137,7 +134,7 @@ async def dmu_report(conn: AsyncConnection, now: datetime, segment: str | None =
     customers = {
         row.segment: int(row.n)
         for row in await conn.execute(
-            select(c.segment, func.count().label("n")).where(*monitored).group_by(c.segment)
+            select(c.segment, func.count().label("n")).where(*population).group_by(c.segment)
         )
     }
     by_segment = {row.segment: row for row in await conn.execute(figures)}
@@ -151,7 +148,7 @@ async def dmu_report(conn: AsyncConnection, now: datetime, segment: str | None =
     deciding = await conn.execute(
         select(function.label("function"), func.count().label("n"))
         .select_from(dmu_contacts.join(companies, c.company_id == d.company_id))
-        .where(*monitored, is_dm, d.function.is_not(None), func.trim(d.function) != "")
+        .where(*population, is_dm, d.function.is_not(None), func.trim(d.function) != "")
         .group_by(function)
         .order_by(func.count().desc(), function)
         .limit(TOP_FUNCTIONS)

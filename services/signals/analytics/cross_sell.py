@@ -1,0 +1,155 @@
+"""Share of wallet: product lines a customer does not buy yet that similar customers buy.
+
+Similar customers are those of the same segment. Over the last year before `as_of`, a product line is
+typical of a segment when at least `min_share` of its buying customers bought it; a customer that did not
+is offered it, with the potential of the average spend of the segment's buyers of that line. Only customers
+worth growing are offered: no open risk signal of medium or above, and a growing or stable revenue in their
+last two filed annual accounts (customers without two years of accounts are left out: their trend is
+unknown).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Integer, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.signals.analytics.population import euro, monitored
+from services.signals.facts import annual_accounts, orders
+from services.signals.store import companies
+from shared.schemas import Money, Severity
+
+WINDOW = timedelta(days=365)
+
+
+class CrossSell(BaseModel):
+    company_id: str
+    name: str | None
+    segment: str | None
+    product_line: str
+    peers_buying_share: float = Field(description="Share of the segment's buying customers who buy it.")
+    potential_eur: Money = Field(description="Average yearly spend of those customers on the line.")
+
+
+class CrossSellReport(BaseModel):
+    """`GET /v1/analytics/cross-sell`."""
+
+    as_of: datetime
+    min_share: float
+    total: int
+    potential_eur: Money = Field(description="The potential of every suggestion together.")
+    suggestions: list[CrossSell] = Field(description="The largest potential first (at most `limit`).")
+
+
+def _not_risky() -> ColumnElement[bool]:
+    """No open risk signal of medium or above: the company's risk level is none, info or low."""
+    level = companies.c.risk_level
+    return or_(level.is_(None), level.in_([Severity.INFO.value, Severity.LOW.value]))
+
+
+async def cross_sell_report(
+    conn: AsyncConnection,
+    as_of: datetime,
+    *,
+    min_share: float = 0.3,
+    segment: str | None = None,
+    limit: int = 100,
+) -> CrossSellReport:
+    c, o = companies.c, orders.c
+    in_year = and_(o.ordered_at > as_of - WINDOW, o.ordered_at <= as_of)
+    # What each monitored customer bought per line over the year.
+    bought = (
+        select(c.company_id, c.segment, o.product_line, func.sum(o.amount_cents).label("spend"))
+        .select_from(companies.join(orders, o.company_id == c.company_id))
+        .where(*monitored(segment), in_year)
+        .group_by(c.company_id, c.segment, o.product_line)
+        .subquery()
+    )
+    b = bought.c
+    buyers = (
+        select(b.segment, func.count(func.distinct(b.company_id)).label("n")).group_by(b.segment).subquery()
+    )
+    lines = (
+        select(b.segment, b.product_line, func.count().label("n"), func.avg(b.spend).label("avg_spend"))
+        .group_by(b.segment, b.product_line)
+        .subquery()
+    )
+    typical = (
+        select(
+            lines.c.segment,
+            lines.c.product_line,
+            lines.c.avg_spend,
+            (lines.c.n * 1.0 / buyers.c.n).label("share"),
+        )
+        .select_from(lines.join(buyers, lines.c.segment == buyers.c.segment))
+        .where(lines.c.n >= buyers.c.n * min_share)
+        .subquery()
+    )
+    t = typical.c
+    # The revenue trend from the last two filed years: latest >= 95 % of the year before.
+    a = annual_accounts.c
+    ranked = select(
+        a.company_id,
+        a.revenue_cents,
+        func.row_number().over(partition_by=a.company_id, order_by=a.fiscal_year.desc()).label("n"),
+    ).subquery()
+    two_years = (
+        select(
+            ranked.c.company_id,
+            func.max(func.coalesce((ranked.c.n == 1).cast(Integer) * ranked.c.revenue_cents, 0)).label(
+                "latest"
+            ),
+            func.max(func.coalesce((ranked.c.n == 2).cast(Integer) * ranked.c.revenue_cents, 0)).label(
+                "previous"
+            ),
+            func.count(ranked.c.revenue_cents).label("years"),
+        )
+        .where(ranked.c.n <= 2)
+        .group_by(ranked.c.company_id)
+        .subquery()
+    )
+    y = two_years.c
+    owns = exists().where(b.company_id == c.company_id, b.product_line == t.product_line)
+    suggestions = (
+        select(c.company_id, c.name, c.segment, t.product_line, t.share, t.avg_spend)
+        .select_from(
+            companies.join(typical, t.segment == c.segment).join(two_years, y.company_id == c.company_id)
+        )
+        .where(
+            *monitored(segment),
+            _not_risky(),
+            y.years == 2,
+            y.previous > 0,
+            y.latest * 100 >= y.previous * 95,
+            ~owns,
+        )
+        .subquery()
+    )
+    s = suggestions.c
+    totals = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(s.avg_spend), 0)).select_from(suggestions)
+        )
+    ).one()
+    rows = await conn.execute(
+        select(suggestions).order_by(s.avg_spend.desc(), s.company_id, s.product_line).limit(limit)
+    )
+    return CrossSellReport(
+        as_of=as_of,
+        min_share=min_share,
+        total=int(totals[0]),
+        potential_eur=euro(totals[1]),
+        suggestions=[
+            CrossSell(
+                company_id=row.company_id,
+                name=row.name,
+                segment=row.segment,
+                product_line=row.product_line,
+                peers_buying_share=round(float(row.share), 4),
+                potential_eur=euro(row.avg_spend),
+            )
+            for row in rows
+        ],
+    )

@@ -1,0 +1,23 @@
+"""The request dependencies of the signals service's routes: the database engine and the key scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.auth import ApiKey, Scope
+from shared.runtime import Infrastructure
+from shared.web import require
+
+
+def _engine(request: Request) -> AsyncEngine:
+    infra: Infrastructure = request.app.state.infra
+    return infra.engine
+
+
+Engine = Annotated[AsyncEngine, Depends(_engine)]
+Read = Annotated[ApiKey, require(Scope.read)]
+# Acknowledging and resolving is the credit team's decision, not a reader's: it needs `admin`.
+Admin = Annotated[ApiKey, require(Scope.admin)]
