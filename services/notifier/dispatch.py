@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,8 +79,9 @@ class Dispatcher:
         *,
         sealer: Callable[[], Sealer],
         policy: RetryPolicy | None = None,
-        per_target: int = 4,
-        max_in_flight: int = 256,
+        per_target: int = 8,
+        queue_per_target: int = 32,
+        max_held: int = 1024,
         timeout: float = 10.0,
         poll_interval: float = 0.5,
         record_interval: float = 0.02,
@@ -94,17 +95,21 @@ class Dispatcher:
         self.sealer = sealer
         self.policy = policy or RetryPolicy()
         self.per_target = per_target
-        self.max_in_flight = max_in_flight
+        self.queue_per_target = max(queue_per_target, per_target)
+        self.max_held = max_held
         self.timeout = timeout
         self.poll_interval = poll_interval
         self.record_interval = record_interval
         self.record_batch = record_batch
-        # Long enough for an attempt and its recording; after a crash, what was in flight waits this long.
-        self.lease = lease or timedelta(seconds=timeout + 5)
+        # Long enough for a lane to work through its queue at the timeout and record it; after a crash,
+        # what the process held waits this long before another one takes it.
+        turns = self.queue_per_target // per_target
+        self.lease = lease or timedelta(seconds=turns * timeout + 5)
         self.clock = clock
         self.rng = rng or random.Random()
         self.breakers: dict[str, Breaker] = {}
         self.in_flight: Counter[str] = Counter()
+        self.queues: dict[str, deque[DeliveryRecord]] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscriptions: dict[str, tuple[float, SubscriptionRecord | None]] = {}
@@ -134,7 +139,13 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         finally:
-            # Attempts in flight finish (bounded by the request timeout); unfinished leases expire.
+            # What is queued goes back at once; attempts in flight finish (bounded by the request timeout).
+            queued = [d.id for queue in self.queues.values() for d in queue]
+            self.queues.clear()
+            if queued:
+                with contextlib.suppress(Exception):  # not given back: the leases expire
+                    async with self.engine.begin() as conn:
+                        await store.release(conn, *queued)
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.timeout + 5)
             recording.set()
@@ -151,32 +162,52 @@ class Dispatcher:
         for status in ("pending", "digest"):
             DELIVERY_BACKLOG.labels(status).set(counts.get(status, 0))
 
+    def held(self, target: str) -> int:
+        """Deliveries of a target this process holds: queued and in flight."""
+        return self.in_flight[target] + len(self.queues.get(target, ()))
+
     async def dispatch_once(self) -> int:
-        """Claim what is due and start sending it; the number of attempts started."""
-        room = self.max_in_flight - sum(self.in_flight.values())
+        """Claim what is due into the targets' queues; the number claimed.
+
+        Each target holds at most `queue_per_target` claimed deliveries, of which `per_target` in flight:
+        claims refill the queues in batches, and a finished attempt starts the next one of its lane at once,
+        without waiting for the database.
+        """
+        targets_held = set(self.in_flight) | set(self.queues)
+        room = self.max_held - sum(self.held(target) for target in targets_held)
         if room <= 0:
             return 0
-        busy = [target for target, count in self.in_flight.items() if count >= self.per_target]
+        # A lane at least half full is left alone: it is refilled in batches, not one by one.
+        busy = [t for t in targets_held if self.held(t) * 2 >= self.queue_per_target]
         now = self.clock()
         async with self.engine.begin() as conn:
             claimed = await store.claim_due(
-                conn, now, limit=room, per_target=self.per_target, lease=self.lease, busy=busy
+                conn, now, limit=room, per_target=self.queue_per_target, lease=self.lease, busy=busy
             )
-        started = 0
         overflow: list[str] = []
         for delivery in claimed:
-            if self.in_flight[delivery.target] >= self.per_target:
-                overflow.append(delivery.id)  # beyond the lane's room (it filled meanwhile)
+            if self.held(delivery.target) >= self.queue_per_target:
+                overflow.append(delivery.id)
                 continue
-            self.in_flight[delivery.target] += 1
-            task = asyncio.create_task(self._attempt(delivery), name=f"delivery {delivery.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._done(delivery.target))
-            started += 1
+            self.queues.setdefault(delivery.target, deque()).append(delivery)
+        for target in {delivery.target for delivery in claimed}:
+            self._start(target)
         if overflow:
             async with self.engine.begin() as conn:
                 await store.release(conn, *overflow)
-        return started
+        return len(claimed) - len(overflow)
+
+    def _start(self, target: str) -> None:
+        """Start attempts from the target's queue while its lane has room."""
+        queue = self.queues.get(target)
+        while queue and self.in_flight[target] < self.per_target:
+            delivery = queue.popleft()
+            self.in_flight[target] += 1
+            task = asyncio.create_task(self._attempt(delivery), name=f"delivery {delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done(target))
+        if queue is not None and not queue:
+            del self.queues[target]
 
     def _done(self, target: str) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -184,7 +215,9 @@ class Dispatcher:
             self.in_flight[target] -= 1
             if self.in_flight[target] <= 0:
                 del self.in_flight[target]
-            self._wake.set()  # the lane has room again
+            self._start(target)
+            if self.held(target) * 2 < self.queue_per_target:
+                self._wake.set()  # room for a refill
 
         return done
 
@@ -201,10 +234,13 @@ class Dispatcher:
         allowed, breaker = allow(breaker, now)
         self.breakers[delivery.target] = breaker
         if not allowed:
+            # The circuit is open: this delivery and the rest of the target's queue go back, due when the
+            # circuit may be tried again.
             assert breaker.opened_until is not None
+            queued = self.queues.pop(delivery.target, deque())
             async with self.engine.begin() as conn:
                 await store.postpone(conn, delivery.target, breaker.opened_until)
-                await store.release(conn, delivery.id)
+                await store.release(conn, delivery.id, *(d.id for d in queued))
             return
         subscription = await self._subscription(delivery.subscription_id)
         if subscription is None:

@@ -109,6 +109,7 @@ deliveries = Table(
     UniqueConstraint("event_id", "subscription_id", name="uq_deliveries_event_id"),
     Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_deliveries_signal_id", "signal_id"),
+    Index("ix_deliveries_target_status", "target", "status"),
     Index("ix_deliveries_created_at_id", "created_at", "id"),
 )
 
@@ -355,8 +356,13 @@ async def claim_due(
     lease: timedelta,
     busy: Sequence[str] = (),
 ) -> list[DeliveryRecord]:
-    """Claim pending deliveries due by `now`: at most `per_target` per target (so that one target with a
-    backlog cannot fill the batch) and none for the targets in `busy`; each is leased until now + lease."""
+    """Claim pending deliveries due by `now`, the longest due first: at most `per_target` per target (so
+    that one target with a backlog cannot fill the batch) and none for the targets in `busy` (their lanes
+    are full); each is leased until now + lease.
+
+    Only the head of the queue (the `4 * limit` longest due) is ranked per target, through the status and
+    due-time index: the cost of a claim does not grow with the backlog.
+    """
     d = deliveries.c
     due = and_(
         d.status == "pending",
@@ -365,18 +371,26 @@ async def claim_due(
     )
     if busy:
         due = and_(due, d.target.not_in(list(busy)))
-    ranked = (
-        select(
-            d.id,
-            func.row_number().over(partition_by=d.target, order_by=(d.next_attempt_at, d.id)).label("n"),
-        )
+    head = (
+        select(d.id, d.target, d.next_attempt_at)
         .where(due)
+        .order_by(d.next_attempt_at, d.id)
+        .limit(4 * limit)
         .subquery()
     )
+    h = head.c
+    ranked = select(
+        h.id,
+        h.next_attempt_at,
+        func.row_number().over(partition_by=h.target, order_by=(h.next_attempt_at, h.id)).label("n"),
+    ).subquery()
     ids = [
         row.id
         for row in await conn.execute(
-            select(ranked.c.id).where(ranked.c.n <= per_target).order_by(ranked.c.id).limit(limit)
+            select(ranked.c.id)
+            .where(ranked.c.n <= per_target)
+            .order_by(ranked.c.next_attempt_at, ranked.c.id)
+            .limit(limit)
         )
     ]
     if not ids:

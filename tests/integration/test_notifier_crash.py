@@ -126,6 +126,8 @@ async def test_sigkills_lose_and_add_no_delivery(
         "EW_SECRET_KEY": "a-test-key-that-seals-webhook-secrets",
         "EW_WEBHOOK_ALLOW_PRIVATE": "true",
         "EW_WEBHOOK_RETRY_BASE": "0.2",
+        # What a killed process held is taken over when its lease ends (a few timeouts).
+        "EW_WEBHOOK_TIMEOUT": "2",
         "EW_BUS_PARTITIONS": "3",
     }
     notifier = Notifier(env, tmp_path / "notifier.log")

@@ -80,6 +80,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_deliveries_status_next_attempt_at", "deliveries", ["status", "next_attempt_at"])
     op.create_index("ix_deliveries_signal_id", "deliveries", ["signal_id"])
+    op.create_index("ix_deliveries_target_status", "deliveries", ["target", "status"])
     op.create_index("ix_deliveries_created_at_id", "deliveries", ["created_at", "id"])
 
 
