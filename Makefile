@@ -19,13 +19,16 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-bench:  ## every benchmark: start-up, bus, ingest, signals, DMU analysis (prints its figures)
+bench:  ## every benchmark: start-up, bus, ingest, signals, notifier, analytics, register (prints its figures)
 	@scripts/bootstrap --test
 	.venv/bin/python bench/startup.py
 	.venv/bin/python bench/bus.py
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/signals.py
+	.venv/bin/python bench/notifier.py
 	.venv/bin/python bench/dmu.py
+	.venv/bin/python bench/analytics.py
+	.venv/bin/python bench/register.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache earlywarning.db*

@@ -13,13 +13,11 @@ segment, and prints the median time of each beside the load time. Starts its own
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,19 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.databases import add_database_options, log, on_databases
 from services.signals import analytics
 from services.signals.store import companies, dmu_contacts
 from shared.db import create_engine, migrate
-from tests.harness.postgres import PostgresServer, create_database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SEGMENTS = [f"segment-{n:02d}" for n in range(12)]
 ROLES = ["decision_maker", "influencer", "buyer", "user", "gatekeeper", "unknown"]
 FUNCTIONS = ["CEO", "CFO", "Purchasing manager", "Zaakvoerder", "Gérant", "Head of operations", None]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def company(n: int) -> str:
@@ -119,27 +113,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each analysis; the median is shown")
-    parser.add_argument("--db", choices=["both", "postgresql", "sqlite"], default="both")
-    parser.add_argument("--database-url", help="a PostgreSQL server to use (a database is created on it)")
+    add_database_options(parser)
     args = parser.parse_args()
     logging.disable(logging.ERROR)
-    results: dict[str, dict[str, float]] = {}
-    postgres: PostgresServer | None = None
-    try:
-        if args.db in ("both", "postgresql"):
-            server = args.database_url
-            if server is None:
-                log("starting PostgreSQL")
-                postgres = PostgresServer()
-                postgres.start()
-                server = postgres.url
-            results["postgresql"] = asyncio.run(measure(create_database(server), args))
-        if args.db in ("both", "sqlite"):
-            with tempfile.TemporaryDirectory() as tmp:
-                results["sqlite"] = asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/ew.db", args))
-    finally:
-        if postgres is not None:
-            postgres.close()
+    results = on_databases(args, measure)
     print(f"DMU analysis: {args.customers:,} customers, {args.contacts:,} contacts; median of {args.repeat}")
     print(f"{'database':12}{'load (s)':>10}{'overall (s)':>14}{'one segment (s)':>18}")
     for name, figures in results.items():

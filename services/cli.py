@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ingest.import_cli import register as register_import
+from services.register.cli import register as register_kbo
 from services.signals.rules import RulesConfigError, defaults_text, load_rules
 from shared.auth import ApiKey, Scope
 from shared.bus import BusError
@@ -273,7 +274,7 @@ def keys_revoke(
     console.print(f"revoked {key_id}")
 
 
-register_import(app, _with_infrastructure)
+register_kbo(register_import(app, _with_infrastructure), _with_infrastructure)
 
 
 def main() -> None:

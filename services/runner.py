@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from services.console.app import install as install_console
 from services.ingest.app import SERVICE as INGEST
 from services.notifier.app import SERVICE as NOTIFIER
 from services.signals.app import SERVICE as SIGNALS
@@ -99,6 +100,9 @@ def create_app(settings: Settings, names: Sequence[str]) -> FastAPI:
     app.include_router(ops_router(readiness))
     for spec in specs:
         app.include_router(spec.router())
+    if SIGNALS in specs:
+        # The console's pages read the signals service's tables: it is served wherever that service is.
+        install_console(app)
     return app
 
 

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         "the sweep off.",
     )
 
+    register_horizon_years: int = Field(
+        5,
+        ge=0,
+        description="A first KBO/BCE import announces a juridical situation only if it is surely at most "
+        "this many years old; 0: every one.",
+    )
+
     rules_file: Path | None = Field(
         None,
         description="YAML file overriding thresholds of the signal rules (`earlywarning rules` prints them).",

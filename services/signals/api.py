@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.register.view import RegisterView, register_view
 from services.signals import analytics, store
 from services.signals.analytics import DmuSummary
 from services.signals.analytics.routes import router as analytics_router
 from services.signals.consumer import IntakeHandler, Moved
-from services.signals.deps import Admin, Engine, Read
+from services.signals.deps import Admin, Engine, Read, rules_at
 from services.signals.outbox import outbox_entry
-from services.signals.rules import ChangeKind, RulesConfig, load_rules, risk_level, score
+from services.signals.rules import ChangeKind, risk_level, score
 from services.signals.store import CompanyRecord, SignalFilter, SignalRecord
 from shared.company_id import CompanyId
 from shared.db import utcnow
@@ -64,6 +65,9 @@ class CompanyOut(BaseModel):
     updated_at: datetime
     open_signals: list[SignalOut] = Field(description="Open signals, most severe first.")
     dmu: DmuSummary = Field(description="The buying unit: contacts recorded, decision maker known or not.")
+    register: RegisterView | None = Field(
+        description="What the public register (KBO/BCE) says, with its extract; null when not in it."
+    )
 
 
 class TimelineItem(BaseModel):
@@ -97,7 +101,7 @@ class SignalAction(BaseModel):
     note: str | None = Field(None, max_length=5000, description="Why, for the colleagues.")
 
 
-def _signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOut:
+def signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOut:
     return SignalOut(
         **record.to_signal(company).model_dump(),
         acknowledged_by=record.acknowledged_by,
@@ -112,18 +116,33 @@ def _signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOu
 
 
 @functools.lru_cache(maxsize=4)
-def _rules_at(path: str | None) -> RulesConfig:
-    """The rules file is read once, like the consumer reads it once at start-up."""
-    return load_rules(path)
-
-
 def _judge(request: Request) -> IntakeHandler:
     """The consumer's judgement, for what a hand resolution changes at other companies."""
     infra: Infrastructure = request.app.state.infra
-    return IntakeHandler(infra.engine, config=_rules_at(infra.settings.rules_file))
+    return IntakeHandler(infra.engine, config=rules_at(infra.settings.rules_file))
 
 
 Judge = Annotated[IntakeHandler, Depends(_judge)]
+
+
+async def company_out(conn: AsyncConnection, company_id: str) -> CompanyOut | None:
+    """The company as `GET /v1/companies/{id}` shows it (the console's company page too); None if unknown."""
+    company = await store.get_company(conn, company_id)
+    if company is None:
+        return None
+    open_now = await store.open_signals(conn, company_id)
+    return CompanyOut(
+        company_id=company.company_id,
+        name=company.name,
+        monitored=company.portfolio is not None,
+        portfolio=PortfolioEntry.model_validate(company.portfolio) if company.portfolio else None,
+        risk_level=company.risk_level,
+        score=company.score,
+        updated_at=company.updated_at,
+        open_signals=[signal_out(record, company) for record in open_now],
+        dmu=await analytics.dmu_summary(conn, company_id),
+        register=await register_view(conn, company_id),
+    )
 
 
 def router() -> APIRouter:
@@ -137,22 +156,10 @@ def router() -> APIRouter:
     )
     async def get_company(company_id: CompanyPath, engine: Engine, _key: Read) -> CompanyOut:
         async with engine.connect() as conn:
-            company = await store.get_company(conn, company_id)
-            if company is None:
-                raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
-            open_now = await store.open_signals(conn, company_id)
-            dmu = await analytics.dmu_summary(conn, company_id)
-        return CompanyOut(
-            company_id=company.company_id,
-            name=company.name,
-            monitored=company.portfolio is not None,
-            portfolio=PortfolioEntry.model_validate(company.portfolio) if company.portfolio else None,
-            risk_level=company.risk_level,
-            score=company.score,
-            updated_at=company.updated_at,
-            open_signals=[_signal_out(record, company) for record in open_now],
-            dmu=dmu,
-        )
+            found = await company_out(conn, company_id)
+        if found is None:
+            raise ApiError(404, f"{company_id} is unknown: nothing was received about it")
+        return found
 
     @api.get(
         "/v1/companies/{company_id}/timeline",
@@ -219,7 +226,7 @@ def router() -> APIRouter:
         if len(rows) > limit:
             last = page[-1][0]
             next_cursor = encode_cursor("signals", last.raised_at.isoformat(), last.id)
-        return SignalPage(items=[_signal_out(r, c) for r, c in page], next_cursor=next_cursor)
+        return SignalPage(items=[signal_out(r, c) for r, c in page], next_cursor=next_cursor)
 
     @api.post(
         "/v1/signals/{signal_id}/acknowledge",
@@ -238,7 +245,7 @@ def router() -> APIRouter:
                 record, acknowledged_by=body.by, acknowledged_at=now, note=body.note or record.note
             )
             await store.update_signals(conn, [record])
-        return _signal_out(record, company)
+        return signal_out(record, company)
 
     @api.post(
         "/v1/signals/{signal_id}/resolve",
@@ -260,7 +267,7 @@ def router() -> APIRouter:
         async with engine.begin() as conn:
             record, company = await _locked(conn, signal_id, now)
             if record.status is SignalStatus.RESOLVED:
-                return _signal_out(record, company)
+                return signal_out(record, company)
             record = replace(
                 record,
                 status=SignalStatus.RESOLVED,
@@ -292,7 +299,7 @@ def router() -> APIRouter:
             )
             changes = [resolved, *await judge.ripple(conn, [resolved], now)]
         judge.committed(changes)
-        return _signal_out(record, company)
+        return signal_out(record, company)
 
     return api
 

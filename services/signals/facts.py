@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, String, Table, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.register.codes import nace_section
 from services.signals.rules import SourceEvent
 from shared.db import UTCDateTime, dialect_insert, metadata
 from shared.schemas import (
@@ -53,6 +54,8 @@ company_facts = Table(
     Column("company_id", String(16), primary_key=True),
     Column("employees", Integer, nullable=True),
     Column("nace", String(10), nullable=True),
+    # The NACE section letter of `nace` (A-U): the sector the profile analysis groups by.
+    Column("sector", String(1), nullable=True),
     Column("region", String(100), nullable=True),
     Column("customer_since", Date, nullable=True),
     Column("payment_days", Integer, nullable=True),
@@ -134,6 +137,7 @@ async def _put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry
             "company_id": entry.company_id,
             "employees": entry.employees,
             "nace": entry.nace,
+            "sector": nace_section(entry.nace),
             "region": entry.region,
             "customer_since": entry.customer_since,
             "payment_days": None,
@@ -144,7 +148,7 @@ async def _put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry
     ]
     if rows:
         stmt = dialect_insert(conn, company_facts)
-        columns = ("employees", "nace", "region", "customer_since", "updated_at")
+        columns = ("employees", "nace", "sector", "region", "customer_since", "updated_at")
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["company_id"], set_={name: stmt.excluded[name] for name in columns}

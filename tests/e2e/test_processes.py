@@ -80,7 +80,10 @@ def test_up_on_an_empty_directory(tmp_path: Path, processes: list[Process]) -> N
 
     assert (tmp_path / "earlywarning.db").is_file()
     ready = httpx.get(f"{base}/readyz").json()
-    assert ready == {"status": "ready", "checks": {"database": "ok", "bus": "ok", "signals:ew.signals": "ok"}}
+    assert ready == {
+        "status": "ready",
+        "checks": {"database": "ok", "bus": "ok", "signals:ew.signals": "ok", "notifier:ew.notifier": "ok"},
+    }
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Early Warning"
 

@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 # Every module that defines tables, so that the metadata holds them all.
 import services.ingest.store
 import services.notifier.store
+import services.register.store
 import services.signals.facts
 import services.signals.store  # noqa: F401
 import shared.auth

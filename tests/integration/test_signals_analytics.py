@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.signals.analytics.churn import churn_report
 from services.signals.analytics.cross_sell import cross_sell_report
+from services.signals.analytics.profile import profile_report
 from services.signals.analytics.rfm import rfm_report
 from services.signals.analytics.value import value_report
 from services.signals.bands import RfmSegment
@@ -58,6 +59,11 @@ ORDERS = [
     (F, "2026-11-20", 100, "packaging"),
     (G, "2026-11-01", 9999, "packaging"),
 ]
+FIRMOGRAPHICS: dict[str, dict[str, Any]] = {
+    A: {"employees": 12, "nace": "56.10", "region": "Flanders", "customer_since": "2019-01-01"},
+    C: {"employees": 300, "nace": "46.69", "region": "Wallonia", "customer_since": "2026-06-01"},
+    D: {"employees": 5, "nace": "47.11", "region": "Brussels", "customer_since": "2023-01-01"},
+}
 ACCOUNTS = [
     (A, 1_000_000, 1_100_000),
     (C, 500_000, 490_000),
@@ -109,7 +115,9 @@ async def engine(migrated_engine: AsyncEngine) -> AsyncEngine:
 async def load(engine: AsyncEngine) -> None:
     handler = IntakeHandler(engine, clock=lambda: AS_OF)
     entries = [
-        PortfolioEntry(company_id=who, name=f"Customer {who[-4:]}", segment=seg)
+        PortfolioEntry.model_validate(
+            {"company_id": who, "name": f"Customer {who[-4:]}", "segment": seg, **FIRMOGRAPHICS.get(who, {})}
+        )
         for who, seg in SEGMENTS.items()
     ]
     events = [order(n, *row) for n, row in enumerate(ORDERS)]
@@ -141,6 +149,41 @@ async def test_customer_value(engine: AsyncEngine) -> None:
         retail = await value_report(conn, start, end, segment="retail", limit=1)
     assert len(retail.customers) == 1
     assert [s.segment for s in retail.segments] == ["retail"]
+
+
+async def test_profile(engine: AsyncEngine) -> None:
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    async with engine.connect() as conn:
+        report = await profile_report(conn, start, end)
+    found = [(g.dimension, g.group, g.customers, g.revenue_eur) for g in report.groups]
+    assert found == [
+        ("size", "small (10-49)", 1, Decimal("1500.00")),
+        ("size", "large (250+)", 1, Decimal("800.00")),
+        ("size", "unknown", 4, Decimal("100.00")),
+        ("size", "micro (<10)", 1, Decimal("0.00")),
+        ("sector", "I", 1, Decimal("1500.00")),
+        ("sector", "G", 2, Decimal("800.00")),
+        ("sector", "unknown", 4, Decimal("100.00")),
+        ("region", "Flanders", 1, Decimal("1500.00")),
+        ("region", "Wallonia", 1, Decimal("800.00")),
+        ("region", "unknown", 4, Decimal("100.00")),
+        ("region", "Brussels", 1, Decimal("0.00")),
+        ("trend", "growing", 2, Decimal("1500.00")),
+        ("trend", "stable", 1, Decimal("800.00")),
+        ("trend", "unknown", 3, Decimal("100.00")),
+        ("trend", "shrinking", 1, Decimal("0.00")),
+        ("tenure", "5-10 years", 1, Decimal("1500.00")),
+        ("tenure", "<1 year", 1, Decimal("800.00")),
+        ("tenure", "unknown", 4, Decimal("100.00")),
+        ("tenure", "3-5 years", 1, Decimal("0.00")),
+    ]
+    assert [(g.dimension, g.group) for g in report.top] == [
+        ("size", "small (10-49)"),
+        ("sector", "I"),
+        ("region", "Flanders"),
+        ("trend", "growing"),
+        ("tenure", "5-10 years"),
+    ]
 
 
 async def test_rfm(engine: AsyncEngine) -> None:
@@ -219,6 +262,15 @@ async def test_the_api(sqlite_url: str) -> None:
         assert {c["company_id"] for c in rfm["customers"]} == {A, C}
         churn = await get("/v1/analytics/churn", **at)
         assert [c["company_id"] for c in churn["customers"]] == [B]
+        profile = await get(
+            "/v1/analytics/profile", **{"from": "2026-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
+        )
+        assert profile["top"][0] == {
+            "dimension": "size",
+            "group": "small (10-49)",
+            "customers": 1,
+            "revenue_eur": 1500,
+        }
         cross = await get("/v1/analytics/cross-sell", **at)
         assert [(s["company_id"], s["product_line"]) for s in cross["suggestions"]] == [(C, "labels")]
         bad = await client.get(

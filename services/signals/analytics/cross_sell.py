@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Integer, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.signals.analytics.population import euro, monitored
-from services.signals.facts import annual_accounts, orders
+from services.signals.analytics.population import euro, monitored, revenue_trend
+from services.signals.bands import Trend
+from services.signals.facts import orders
 from services.signals.store import companies
 from shared.schemas import Money, Severity
 
@@ -88,41 +89,17 @@ async def cross_sell_report(
         .subquery()
     )
     t = typical.c
-    # The revenue trend from the last two filed years: latest >= 95 % of the year before.
-    a = annual_accounts.c
-    ranked = select(
-        a.company_id,
-        a.revenue_cents,
-        func.row_number().over(partition_by=a.company_id, order_by=a.fiscal_year.desc()).label("n"),
-    ).subquery()
-    two_years = (
-        select(
-            ranked.c.company_id,
-            func.max(func.coalesce((ranked.c.n == 1).cast(Integer) * ranked.c.revenue_cents, 0)).label(
-                "latest"
-            ),
-            func.max(func.coalesce((ranked.c.n == 2).cast(Integer) * ranked.c.revenue_cents, 0)).label(
-                "previous"
-            ),
-            func.count(ranked.c.revenue_cents).label("years"),
-        )
-        .where(ranked.c.n <= 2)
-        .group_by(ranked.c.company_id)
-        .subquery()
-    )
-    y = two_years.c
+    trend = revenue_trend()
     owns = exists().where(b.company_id == c.company_id, b.product_line == t.product_line)
     suggestions = (
         select(c.company_id, c.name, c.segment, t.product_line, t.share, t.avg_spend)
         .select_from(
-            companies.join(typical, t.segment == c.segment).join(two_years, y.company_id == c.company_id)
+            companies.join(typical, t.segment == c.segment).join(trend, trend.c.company_id == c.company_id)
         )
         .where(
             *monitored(segment),
             _not_risky(),
-            y.years == 2,
-            y.previous > 0,
-            y.latest * 100 >= y.previous * 95,
+            trend.c.trend.in_([Trend.GROWING.value, Trend.STABLE.value]),
             ~owns,
         )
         .subquery()

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query
 from services.signals.analytics.churn import ChurnReport, churn_report
 from services.signals.analytics.cross_sell import CrossSellReport, cross_sell_report
 from services.signals.analytics.dmu import STALE_DAYS, DmuReport, dmu_report
+from services.signals.analytics.profile import ProfileReport, profile_report
 from services.signals.analytics.rfm import RfmReport, rfm_report
 from services.signals.analytics.value import ValueReport, value_report
 from services.signals.bands import RfmSegment
-from services.signals.deps import Engine, Read
+from services.signals.deps import Engine, Read, Rules
 from shared.db import utcnow
 from shared.schemas import UtcDatetime
 from shared.web import ApiError, error_responses
@@ -50,36 +51,70 @@ def router() -> APIRouter:
             return await value_report(conn, start, end, segment=segment, limit=limit)
 
     @api.get(
+        "/v1/analytics/profile",
+        summary="The customers by size, sector, region, revenue trend and years as customer, with value",
+        description="Each group's customers and their revenue in [from, to) (default: the last 365 "
+        "days), and the 5 most valuable groups over all dimensions.",
+    )
+    async def profile(
+        engine: Engine,
+        _key: Read,
+        start: Annotated[UtcDatetime | None, Query(alias="from", description="Start (inclusive).")] = None,
+        end: Annotated[UtcDatetime | None, Query(alias="to", description="End (exclusive).")] = None,
+        segment: Segment = None,
+    ) -> ProfileReport:
+        start, end = _period(start, end)
+        async with engine.connect() as conn:
+            return await profile_report(conn, start, end, segment=segment)
+
+    @api.get(
         "/v1/analytics/rfm",
         summary="Recency, frequency and monetary quintiles, the RFM segments and lapsed customers",
     )
     async def rfm(
         engine: Engine,
+        rules: Rules,
         _key: Read,
         as_of: AsOf = None,
         segment: Segment = None,
         rfm_segment: Annotated[RfmSegment | None, Query(description="List only this RFM segment.")] = None,
         period_days: Annotated[
-            int, Query(ge=1, le=366, description="The period compared with the same one a year earlier.")
-        ] = 90,
+            int | None,
+            Query(
+                ge=1,
+                le=366,
+                description="The period compared with the same one a year earlier (default: the rules' "
+                "`churn_risk.period_days`, 90).",
+            ),
+        ] = None,
         limit: Limit = 100,
     ) -> RfmReport:
+        period = period_days or rules.churn_risk.period_days
         async with engine.connect() as conn:
             return await rfm_report(
-                conn, _at(as_of), segment=segment, period_days=period_days, limit=limit, only=rfm_segment
+                conn, _at(as_of), segment=segment, period_days=period, limit=limit, only=rfm_segment
             )
 
     @api.get("/v1/analytics/churn", summary="Customers with no order for a number of years (default 2)")
     async def churn(
         engine: Engine,
+        rules: Rules,
         _key: Read,
         as_of: AsOf = None,
-        years: Annotated[int, Query(ge=1, le=20, description="Years without an order.")] = 2,
+        years: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=20,
+                description="Years without an order (default: the rules' `churn_risk.silent_years`, 2).",
+            ),
+        ] = None,
         segment: Segment = None,
         limit: Limit = 100,
     ) -> ChurnReport:
+        silent = years or rules.churn_risk.silent_years
         async with engine.connect() as conn:
-            return await churn_report(conn, _at(as_of), years=years, segment=segment, limit=limit)
+            return await churn_report(conn, _at(as_of), years=silent, segment=segment, limit=limit)
 
     @api.get(
         "/v1/analytics/cross-sell",
@@ -119,3 +154,14 @@ def router() -> APIRouter:
 
 def _at(as_of: datetime | None) -> datetime:
     return as_of or utcnow()
+
+
+def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[from, to), by default the last 365 days; a 422 when it is empty."""
+    end = end or utcnow()
+    start = start or end - timedelta(days=365)
+    if start >= end:
+        raise ApiError(
+            422, "from must be before to", details=[{"path": "query.from", "message": "not before to"}]
+        )
+    return start, end

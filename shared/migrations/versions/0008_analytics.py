@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("company_id", sa.String(16), nullable=False),
         sa.Column("employees", sa.Integer, nullable=True),
         sa.Column("nace", sa.String(10), nullable=True),
+        sa.Column("sector", sa.String(1), nullable=True),
         sa.Column("region", sa.String(100), nullable=True),
         sa.Column("customer_since", sa.Date, nullable=True),
         sa.Column("payment_days", sa.Integer, nullable=True),

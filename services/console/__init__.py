@@ -1,0 +1,1 @@
+"""The credit team's web console: server-rendered pages over the signals and notifier services."""

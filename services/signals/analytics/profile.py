@@ -1,0 +1,122 @@
+"""The profile analysis: the monitored customers by size, sector (NACE section), region, revenue trend and
+years as customer, with their value over a period, and the top 5 groups by value.
+
+Every band is a SQL CASE over columns (the same bands `services.signals.bands` names), so the grouping
+is done by the database; years as customer are compared with cut-off dates worked out once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, case, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.signals.analytics.population import euro, monitored, revenue_trend
+from services.signals.bands import Trend, size_band, tenure_band
+from services.signals.facts import company_facts, orders
+from services.signals.rules.periods import add_years
+from services.signals.store import companies
+from shared.schemas import Money
+
+DIMENSIONS = ("size", "sector", "region", "trend", "tenure")
+TOP = 5
+
+
+class ProfileGroup(BaseModel):
+    dimension: str = Field(description="size, sector, region, trend or tenure.")
+    group: str = Field(description="The band, NACE section, region or trend; `unknown` without data.")
+    customers: int
+    revenue_eur: Money = Field(description="Their orders in the period.")
+
+
+class ProfileReport(BaseModel):
+    """`GET /v1/analytics/profile`."""
+
+    start: datetime
+    end: datetime
+    groups: list[ProfileGroup] = Field(description="Per dimension, the most valuable group first.")
+    top: list[ProfileGroup] = Field(description=f"The {TOP} most valuable groups over all dimensions.")
+
+
+def _size(employees: ColumnElement[int]) -> ColumnElement[str]:
+    return case(
+        (employees.is_(None), size_band(None)),
+        (employees < 10, size_band(0)),
+        (employees < 50, size_band(10)),
+        (employees < 250, size_band(50)),
+        else_=size_band(250),
+    )
+
+
+def _tenure(since: ColumnElement[date], as_of: datetime) -> ColumnElement[str]:
+    day = as_of.date()
+    return case(
+        (since.is_(None), tenure_band(None)),
+        (since > day, tenure_band(None)),
+        (since > add_years(as_of, -1).date(), tenure_band(0)),
+        (since > add_years(as_of, -3).date(), tenure_band(1)),
+        (since > add_years(as_of, -5).date(), tenure_band(3)),
+        (since > add_years(as_of, -10).date(), tenure_band(5)),
+        else_=tenure_band(10),
+    )
+
+
+async def profile_report(
+    conn: AsyncConnection, start: datetime, end: datetime, *, segment: str | None = None
+) -> ProfileReport:
+    c, f, o = companies.c, company_facts.c, orders.c
+    spend = (
+        select(o.company_id, func.sum(o.amount_cents).label("cents"))
+        .where(o.ordered_at >= start, o.ordered_at < end)
+        .group_by(o.company_id)
+        .subquery()
+    )
+    trend = revenue_trend()
+    unknown = literal("unknown")
+    base = (
+        select(
+            c.company_id,
+            _size(f.employees).label("size"),
+            func.coalesce(f.sector, unknown).label("sector"),
+            func.coalesce(f.region, unknown).label("region"),
+            func.coalesce(trend.c.trend, literal(Trend.UNKNOWN.value)).label("trend"),
+            _tenure(f.customer_since, end).label("tenure"),
+            func.coalesce(spend.c.cents, 0).label("cents"),
+        )
+        .select_from(
+            companies.outerjoin(company_facts, f.company_id == c.company_id)
+            .outerjoin(spend, spend.c.company_id == c.company_id)
+            .outerjoin(trend, trend.c.company_id == c.company_id)
+        )
+        .where(*monitored(segment))
+        .subquery()
+    )
+    per_dimension = union_all(
+        *(
+            select(
+                literal(name).label("dimension"),
+                base.c[name].label("grp"),
+                func.count().label("customers"),
+                func.sum(base.c.cents).label("cents"),
+            ).group_by(base.c[name])
+            for name in DIMENSIONS
+        )
+    ).subquery()
+    rows = await conn.execute(
+        select(per_dimension).order_by(
+            per_dimension.c.dimension, per_dimension.c.cents.desc(), per_dimension.c.grp
+        )
+    )
+    groups = [
+        ProfileGroup(
+            dimension=r.dimension, group=r.grp, customers=int(r.customers), revenue_eur=euro(r.cents)
+        )
+        for r in rows
+    ]
+    order = {name: index for index, name in enumerate(DIMENSIONS)}
+    groups.sort(key=lambda g: (order[g.dimension], -g.revenue_eur, g.group))
+    known = [g for g in groups if g.group != "unknown" and g.revenue_eur > 0]
+    top = sorted(known, key=lambda g: (-g.revenue_eur, order[g.dimension], g.group))[:TOP]
+    return ProfileReport(start=start, end=end, groups=groups, top=top)
