@@ -169,6 +169,7 @@ def router(api: JsonApi) -> APIRouter:
             user=user,
             page=found,
             c=found.company,
+            contacts=found.contacts,
             first_url=here if cursor else None,
             next_url=f"{here}?{urlencode({'cursor': timeline.next_cursor})}"
             if timeline.next_cursor

@@ -13,7 +13,7 @@ from services.signals import store
 from services.signals.api import CompanyOut, SignalOut, company_out, signal_out
 from services.signals.store import CompanyRecord, SignalFilter, StoredEvent
 from shared.paging import cursor_time, decode_cursor, encode_cursor
-from shared.schemas import Category, Severity, SignalStatus
+from shared.schemas import Category, Contact, Severity, SignalStatus
 
 T = TypeVar("T")
 
@@ -92,6 +92,7 @@ def _signals_cursor(last: SignalOut) -> str:
 class CompanyPage:
     company: CompanyOut
     timeline: Page[StoredEvent]
+    contacts: list[Contact]
 
 
 async def company_page(conn: AsyncConnection, company_id: str, cursor: str | None) -> CompanyPage | None:
@@ -110,4 +111,4 @@ async def company_page(conn: AsyncConnection, company_id: str, cursor: str | Non
     if len(events) > limit:
         last = page[-1]
         next_cursor = encode_cursor("timeline", last.at.isoformat(), last.source, last.event_id)
-    return CompanyPage(view, Page(page, next_cursor))
+    return CompanyPage(view, Page(page, next_cursor), await store.current_contacts(conn, company_id))

@@ -65,8 +65,10 @@ class CompanyOut(BaseModel):
     updated_at: datetime
     open_signals: list[SignalOut] = Field(description="Open signals, most severe first.")
     dmu: DmuSummary = Field(description="The buying unit: contacts recorded, decision maker known or not.")
-    register: RegisterView | None = Field(
-        description="What the public register (KBO/BCE) says, with its extract; null when not in it."
+    # `register` on the wire (contract section 9); another name in Python, where BaseModel has one.
+    kbo: RegisterView | None = Field(
+        alias="register",
+        description="What the public register (KBO/BCE) says, with its extract; null when not in it.",
     )
 
 

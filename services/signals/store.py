@@ -400,6 +400,17 @@ async def put_portfolio(conn: AsyncConnection, entries: Sequence[PortfolioEntry]
     )
 
 
+async def current_contacts(conn: AsyncConnection, company_id: str) -> list[Contact]:
+    """The company's contacts as last recorded (removed ones left out), by name."""
+    rows = await conn.execute(
+        select(source_events.c.payload).where(
+            source_events.c.company_id == company_id, source_events.c.source == "contact"
+        )
+    )
+    found = [Contact.model_validate_json(row.payload) for row in rows]
+    return sorted((c for c in found if not c.deleted), key=lambda c: (c.name.casefold(), c.contact_id))
+
+
 async def put_dmu_contacts(conn: AsyncConnection, contacts: Sequence[Contact], now: datetime) -> None:
     """Bring the DMU table in line with new contact records (the latest version of each): a removal
     deletes the row, anything else writes it."""

@@ -389,6 +389,31 @@ async def test_inbox_pages_by_account_manager(console: Console, monkeypatch: pyt
 # --- the company page --------------------------------------------------------------------------------
 
 
+async def test_company_page_shows_the_contacts_and_the_register(console: Console) -> None:
+    company, _ = await console.company("Contactpersonen NV")
+    headers = {"Authorization": f"Bearer {console.keys['ingest']}"}
+    body = {
+        "name": "Sofie <b>Maes</b>",
+        "function": "CFO",
+        "dmu_role": "decision_maker",
+        "reporter": "jan@x.be",
+    }
+    put = await console.api.put(f"/v1/companies/{company}/contacts/crm-1", json=body, headers=headers)
+    assert put.status_code == 202, put.text
+    async with console.signed_in("read") as client:
+
+        async def page() -> str:
+            return (await client.get(f"/companies/{company}")).text
+
+        html = await until(page, lambda text: "CFO" in text)
+        assert "Sofie &lt;b&gt;Maes&lt;/b&gt;" in html  # escaped, never markup
+        text = text_of(html)
+        assert "Contacts (1)" in text
+        assert "decision maker" in text
+        assert "Buying unit 1 contact, decision maker known" in text
+        assert "Not found in the loaded register extract." in text
+
+
 async def test_company_page(console: Console) -> None:
     company, signal_id = await console.company(
         "Brouwerij Voorbeeld NV",

@@ -155,4 +155,5 @@ async def test_the_api(sqlite_url: str) -> None:
         assert [s["company_id"] for s in body["stale_decision_makers"]] == [B]
         company_view = await client.get(f"/v1/companies/{A}", headers=headers)
         assert company_view.json()["dmu"] == {"size": 3, "decision_maker_known": True}
+        assert company_view.json()["register"] is None  # no register extract loaded
         assert (await client.get("/v1/analytics/dmu")).status_code == 401
