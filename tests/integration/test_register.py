@@ -42,6 +42,7 @@ from tests.harness.kbo import (
     write_update,
     zip_extract,
 )
+from tests.integration.test_console_pages import login, text_of
 
 FULL_SNAPSHOT = date(2025, 10, 3)
 GENT = office_key("9000", "Gent", "Veldstraat", "1", None, None)
@@ -522,6 +523,15 @@ async def test_a_bankruptcy_in_an_update_extract_raises_the_signal(sqlite_url: s
             f"kbo-{company}-141-juridical_situation",
         )
         assert "048" in evidence["summary"]
+
+        # The company page (API and console) shows the register and its extract.
+        shown = (await client.get(f"/v1/companies/{company}", headers=auth)).json()["register"]
+        assert (shown["extract_number"], shown["juridical_situation"]["code"]) == (141, "048")
+        await login(client, ADMIN_KEY, f"/companies/{company}")
+        page = text_of((await client.get(f"/companies/{company}")).text)
+        assert "Public register (KBO/BCE)" in page
+        assert "(048)" in page
+        assert f"no. 141 of {UPDATE_SNAPSHOT.isoformat()}" in page
 
 
 async def monitored(engine: AsyncEngine, company: str) -> bool:
