@@ -148,6 +148,11 @@ SECTION_TITLES: dict[str, dict[str, str]] = {
 _SECTIONS = {"2008": _SECTIONS_2008, "2025": _SECTIONS_2025}
 
 
+def sections_by_division(version: str = "2008") -> dict[str, str]:
+    """The section letter of each NACE division (`"46"`) in NACE-BEL `version`."""
+    return dict(_SECTIONS.get(version, {}))
+
+
 def nace_section(code: str | None, version: str = "2008") -> str | None:
     """The section letter of a NACE code (`46.69`, `46690`, `4669001`) in NACE-BEL `version` (2008 or 2025).
 
@@ -160,7 +165,7 @@ def nace_section(code: str | None, version: str = "2008") -> str | None:
 
 
 # Belgian postal codes by region (bpost ranges): Brussels-Capital, then Wallonia, the rest Flanders.
-_REGIONS: tuple[tuple[int, int, str], ...] = (
+REGIONS: tuple[tuple[int, int, str], ...] = (
     (1000, 1299, "Brussels"),
     (1300, 1499, "Wallonia"),
     (1500, 3999, "Flanders"),
@@ -175,7 +180,7 @@ def region(postal_code: str | None) -> str | None:
     if len(code) != 4 or not (code.isascii() and code.isdigit()):
         return None
     number = int(code)
-    for low, high, name in _REGIONS:
+    for low, high, name in REGIONS:
         if low <= number <= high:
             return name
     return None

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.register.store import register_activities, register_offices
 from services.signals.analytics.churn import churn_report
 from services.signals.analytics.cross_sell import cross_sell_report
 from services.signals.analytics.profile import profile_report
@@ -127,6 +128,13 @@ async def load(engine: AsyncEngine) -> None:
         await handler.apply(conn, entries, events, AS_OF)
         # H has an open high risk signal (the analyses read the company's risk level).
         await conn.execute(update(companies).where(companies.c.company_id == H).values(risk_level="high"))
+        # E gave no firmographics: the public register has them (office in Gent, a restaurant).
+        await conn.execute(register_offices.insert().values(company_id=E, zipcode="9000", office_key="k-e"))
+        await conn.execute(
+            register_activities.insert().values(
+                company_id=E, activity_group="001", nace_version="2008", nace_code="56101"
+            )
+        )
 
 
 async def test_customer_value(engine: AsyncEngine) -> None:
@@ -161,12 +169,12 @@ async def test_profile(engine: AsyncEngine) -> None:
         ("size", "large (250+)", 1, Decimal("800.00")),
         ("size", "unknown", 4, Decimal("100.00")),
         ("size", "micro (<10)", 1, Decimal("0.00")),
-        ("sector", "I", 1, Decimal("1500.00")),
+        ("sector", "I", 2, Decimal("1500.00")),  # A, and E from the register
         ("sector", "G", 2, Decimal("800.00")),
-        ("sector", "unknown", 4, Decimal("100.00")),
-        ("region", "Flanders", 1, Decimal("1500.00")),
+        ("sector", "unknown", 3, Decimal("100.00")),
+        ("region", "Flanders", 2, Decimal("1500.00")),  # A, and E from the register
         ("region", "Wallonia", 1, Decimal("800.00")),
-        ("region", "unknown", 4, Decimal("100.00")),
+        ("region", "unknown", 3, Decimal("100.00")),
         ("region", "Brussels", 1, Decimal("0.00")),
         ("trend", "growing", 2, Decimal("1500.00")),
         ("trend", "stable", 1, Decimal("800.00")),

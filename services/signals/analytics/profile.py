@@ -1,5 +1,6 @@
 """The profile analysis: the monitored customers by size, sector (NACE section), region, revenue trend and
-years as customer, with their value over a period, and the top 5 groups by value.
+years as customer, with their value over a period, and the top 5 groups by value. Sector and region come
+from the portfolio entry, else from the public register (KBO/BCE).
 
 Every band is a SQL CASE over columns (the same bands `services.signals.bands` names), so the grouping
 is done by the database; years as customer are compared with cut-off dates worked out once.
@@ -10,9 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.register.codes import REGIONS, sections_by_division
+from services.register.store import register_activities, register_offices
 from services.signals.analytics.population import euro, monitored, revenue_trend
 from services.signals.bands import Trend, size_band, tenure_band
 from services.signals.facts import company_facts, orders
@@ -50,6 +53,37 @@ def _size(employees: ColumnElement[int]) -> ColumnElement[str]:
     )
 
 
+def _register_region() -> Subquery:
+    """Per enterprise in the register: the region of its registered office's postal code (string ranges,
+    so that a foreign postal code never breaks a cast)."""
+    o = register_offices.c
+    code = func.min(o.zipcode)
+    region = case(
+        *(
+            (and_(func.length(code) == 4, code >= f"{low:04d}", code <= f"{high:04d}"), name)
+            for low, high, name in REGIONS
+        ),
+        else_=None,
+    )
+    return select(o.company_id, region.label("region")).group_by(o.company_id).subquery()
+
+
+def _register_sector() -> Subquery:
+    """Per enterprise in the register: the NACE section of its main NACE-BEL 2008 activity."""
+    a = register_activities.c
+    division = func.substr(func.min(a.nace_code), 1, 2)
+    sector = case(
+        *((division == number, letter) for number, letter in sorted(sections_by_division().items())),
+        else_=None,
+    )
+    return (
+        select(a.company_id, sector.label("sector"))
+        .where(a.nace_version == "2008")
+        .group_by(a.company_id)
+        .subquery()
+    )
+
+
 def _tenure(since: ColumnElement[date], as_of: datetime) -> ColumnElement[str]:
     day = as_of.date()
     return case(
@@ -74,13 +108,15 @@ async def profile_report(
         .subquery()
     )
     trend = revenue_trend()
+    # The user's values first, then the public register's (issue: firmographics from KBO/BCE).
+    reg_region, reg_sector = _register_region(), _register_sector()
     unknown = literal("unknown")
     base = (
         select(
             c.company_id,
             _size(f.employees).label("size"),
-            func.coalesce(f.sector, unknown).label("sector"),
-            func.coalesce(f.region, unknown).label("region"),
+            func.coalesce(f.sector, reg_sector.c.sector, unknown).label("sector"),
+            func.coalesce(f.region, reg_region.c.region, unknown).label("region"),
             func.coalesce(trend.c.trend, literal(Trend.UNKNOWN.value)).label("trend"),
             _tenure(f.customer_since, end).label("tenure"),
             func.coalesce(spend.c.cents, 0).label("cents"),
@@ -89,6 +125,8 @@ async def profile_report(
             companies.outerjoin(company_facts, f.company_id == c.company_id)
             .outerjoin(spend, spend.c.company_id == c.company_id)
             .outerjoin(trend, trend.c.company_id == c.company_id)
+            .outerjoin(reg_region, reg_region.c.company_id == c.company_id)
+            .outerjoin(reg_sector, reg_sector.c.company_id == c.company_id)
         )
         .where(*monitored(segment))
         .subquery()
