@@ -154,11 +154,17 @@ def portfolio_item(company_id: str, body: PortfolioIn | None) -> Item:
 
 
 def contact_item(
-    company_id: str, contact_id: str, body: ContactIn | None, *, last: Contact | None = None
+    company_id: str,
+    contact_id: str,
+    body: ContactIn | None,
+    *,
+    last: Contact | None = None,
+    now: datetime | None = None,
 ) -> Item:
-    """A new version of a contact; None removes it, publishing `last` (its stored record) marked deleted."""
+    """A new version of a contact; None removes it, publishing `last` (its stored record) marked deleted
+    (as of `now`, by default the present)."""
     if body is None:
-        payload = _removal(company_id, contact_id, last)
+        payload = _removal(company_id, contact_id, last, now or datetime.now(UTC))
         event_type = "earlywarning.contact.removed"
     else:
         payload = body.entry(company_id, contact_id)
@@ -166,7 +172,7 @@ def contact_item(
     return Item(topics.CONTACTS, company_id, event_type, payload, random_id("ct"), "")
 
 
-def _removal(company_id: str, contact_id: str, last: Contact | None) -> Contact:
+def _removal(company_id: str, contact_id: str, last: Contact | None, now: datetime) -> Contact:
     """The record of a removal. Consumers keep a contact's version with the latest time (`last_contact_at`,
     else the event's time) and let a removal win a tie; so the removal has no `last_contact_at`, which dates
     it now, after every version, unless the last one is dated ahead (clock skew): then it keeps that time."""
@@ -175,7 +181,7 @@ def _removal(company_id: str, contact_id: str, last: Contact | None) -> Contact:
         last = Contact(
             company_id=company_id, contact_id=contact_id, name="-", dmu_role=DmuRole.UNKNOWN, reporter="-"
         )
-    ahead = last.last_contact_at is not None and last.last_contact_at > datetime.now(UTC)
+    ahead = last.last_contact_at is not None and last.last_contact_at > now
     return last.model_copy(
         update={
             "company_id": company_id,

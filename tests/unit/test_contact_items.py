@@ -27,7 +27,7 @@ def body(last_contact_at: datetime | None, **change: object) -> ContactIn:
 
 
 def payload(body: ContactIn | None, last: Contact | None = None) -> Contact:
-    found = contact_item(COMPANY, "crm-1", body, last=last).payload
+    found = contact_item(COMPANY, "crm-1", body, last=last, now=NOW).payload
     assert isinstance(found, Contact)
     return found
 
