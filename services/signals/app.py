@@ -14,8 +14,10 @@ from services.signals.sweep import Sweeper
 from shared.bus import Worker
 from shared.runtime import Infrastructure, ServiceSpec
 
-BATCH = 2000
-"""Messages per consumed batch."""
+BATCH = {"kafka": 2000, "embedded": 500}
+"""Messages per consumed batch. A batch is one transaction of some fifteen statements whatever its size:
+on Kafka + PostgreSQL larger batches spread those round trips over more events; on SQLite the transaction
+holds the one write lock every service of the process shares, so it stays short."""
 
 
 class SignalsWorker(Worker):
@@ -35,9 +37,7 @@ class SignalsWorker(Worker):
             TOPICS,
             handler,
             max_attempts=infra.settings.bus_max_attempts,
-            # A batch is one transaction of some fifteen statements whatever its size: larger batches
-            # spread those round trips over more events.
-            max_records=BATCH,
+            max_records=BATCH.get(infra.bus.kind, 500),
         )
         self.relay = relay
         interval = infra.settings.sweep_interval

@@ -134,9 +134,10 @@ class Moved:
     before: Severity | None = None
 
 
-MAX_STEPS = 100
+MAX_STEPS = 20
 """At most this many judgements of one company per batch: a backfill of years of events in one batch is
-judged once for its first events and then once per event for the last 99."""
+judged once for its first events and then once per event for the last 19. Each judgement reads the whole
+history, so this bounds the work (and, on SQLite, the time the write lock is held) per company."""
 
 
 def judgements(
