@@ -6,7 +6,6 @@ the previous one in the list's order, so items added meanwhile never shift or re
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -117,7 +116,6 @@ def signal_out(record: SignalRecord, company: CompanyRecord | None) -> SignalOut
 # --- routes ------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
 def _judge(request: Request) -> IntakeHandler:
     """The consumer's judgement, for what a hand resolution changes at other companies."""
     infra: Infrastructure = request.app.state.infra
