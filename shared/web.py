@@ -294,3 +294,9 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+# The key of the request, for routes that need each scope (`admin` allows everything).
+IngestKey = Annotated[ApiKey, require(Scope.ingest)]
+ReadKey = Annotated[ApiKey, require(Scope.read)]
+AdminKey = Annotated[ApiKey, require(Scope.admin)]

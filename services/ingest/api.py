@@ -40,13 +40,12 @@ from services.ingest.models import (
     PublicationIn,
 )
 from services.ingest.store import ContactRecord, IntakeStore
-from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.paging import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
 from shared.schemas import CONTACT_ID_PATTERN, Contact
 from shared.schemas._base import example_of
-from shared.web import ApiError, error_responses, require, validation_details
+from shared.web import ApiError, IngestKey, ReadKey, error_responses, validation_details
 from shared.webhooks import WebhookVerificationError, verify
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,8 +61,8 @@ ContactPath = Annotated[
         examples=["crm-000123"],
     ),
 ]
-Ingest = Annotated[ApiKey, require(Scope.ingest)]
-Read = Annotated[ApiKey, require(Scope.read)]
+Ingest = IngestKey
+Read = ReadKey
 
 _ERRORS = error_responses(400, 401, 403, 413, 422, 503)
 

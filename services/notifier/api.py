@@ -19,17 +19,16 @@ from services.notifier import store, targets
 from services.notifier.policy import Match
 from services.notifier.sealing import Sealer, SealingUnavailable, sealer_for
 from services.notifier.store import DeliveryRecord, SilenceRecord, SubscriptionRecord
-from shared.auth import ApiKey, Scope
 from shared.company_id import CompanyId
 from shared.db import utcnow
 from shared.paging import DEFAULT_LIMIT, Cursor, Limit, cursor_time, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
 from shared.schemas import SignalName, UtcDatetime
-from shared.web import ApiError, error_responses, require
+from shared.web import AdminKey, ApiError, ReadKey, error_responses
 from shared.webhooks import generate_secret
 
-Read = Annotated[ApiKey, require(Scope.read)]
-Admin = Annotated[ApiKey, require(Scope.admin)]
+Read = ReadKey
+Admin = AdminKey
 _ERRORS = error_responses(401, 403, 422, 503)
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
 _SIGNAL_NAMES = frozenset(name.value for name in SignalName)

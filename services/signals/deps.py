@@ -10,9 +10,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.signals.rules import RulesConfig, load_rules
-from shared.auth import ApiKey, Scope
 from shared.runtime import Infrastructure
-from shared.web import require
+from shared.web import AdminKey, ReadKey
 
 
 def _engine(request: Request) -> AsyncEngine:
@@ -21,9 +20,9 @@ def _engine(request: Request) -> AsyncEngine:
 
 
 Engine = Annotated[AsyncEngine, Depends(_engine)]
-Read = Annotated[ApiKey, require(Scope.read)]
+Read = ReadKey
 # Acknowledging and resolving is the credit team's decision, not a reader's: it needs `admin`.
-Admin = Annotated[ApiKey, require(Scope.admin)]
+Admin = AdminKey
 
 
 @functools.lru_cache(maxsize=4)
