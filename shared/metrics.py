@@ -21,6 +21,11 @@ MESSAGES_DEAD_LETTERED = Counter(
     "Messages moved to a dead-letter topic, by source topic.",
     ["group", "topic"],
 )
+CONSUMER_LAG = Gauge(
+    "ew_bus_consumer_lag",
+    "Messages of a partition not yet processed by this member of a consumer group, as of its last poll.",
+    ["group", "topic", "partition"],
+)
 BATCH_DURATION = Histogram(
     "ew_bus_batch_duration_seconds", "Time to process one consumed batch, by consumer group.", ["group"]
 )

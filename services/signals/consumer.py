@@ -136,8 +136,17 @@ class Moved:
 
 MAX_STEPS = 20
 """At most this many judgements of one company per batch: a backfill of years of events in one batch is
-judged once for its first events and then once per event for the last 19. Each judgement reads the whole
-history, so this bounds the work (and, on SQLite, the time the write lock is held) per company."""
+judged once for its first events and then once per event for the last 19."""
+
+STEP_BUDGET = 50_000
+"""At most this many events read by the judgements of one company per batch. Each judgement reads the
+whole history, so a company with a very long one (10,000 sales notes) gets fewer steps, at least one: the
+work per batch, and on SQLite the time the write lock is held, stays bounded."""
+
+
+def step_limit(history_size: int, max_steps: int = MAX_STEPS, budget: int = STEP_BUDGET) -> int:
+    """How many judgements a company with `history_size` events gets in one batch."""
+    return max(1, min(max_steps, budget // max(history_size, 1)))
 
 
 def judgements(
@@ -156,7 +165,8 @@ def judgements(
     those of handling each event on its own, however the events were cut into batches. A late event (older
     than the clock) is judged as of the clock: the clock never moves back, so an old event does not undo
     what was judged later (a sweep's churn). With no arrivals the company is judged once, at its clock or
-    at `until` if later (the sweep passes the present).
+    at `until` if later (the sweep passes the present). The first arrivals share one step when there are
+    more than `step_limit` allows.
     """
     arrived = {event.key for event in arrivals}
     seen = [event for event in history if event.key not in arrived]
@@ -166,7 +176,7 @@ def judgements(
         if not times:
             return []
         return [History.prepare(history, max(times))]
-    first = max(len(arrivals) - max(max_steps, 1) + 1, 1)
+    first = max(len(arrivals) - step_limit(len(history), max_steps) + 1, 1)
     steps: list[History] = []
     for group in [arrivals[:first], *([event] for event in arrivals[first:])]:
         seen.extend(group)

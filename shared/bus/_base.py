@@ -94,6 +94,11 @@ class Consumer(abc.ABC):
     def assignment(self) -> frozenset[TopicPartition]:
         """The partitions this member owns now."""
 
+    @abc.abstractmethod
+    def lag(self) -> dict[TopicPartition, int]:
+        """Per owned partition whose end is known, the messages after this member's position, as of the
+        last poll (no I/O)."""
+
     async def __aenter__(self) -> Consumer:
         await self.start()
         return self
@@ -128,6 +133,13 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise `BusUnavailable` unless the bus can be used now."""
+
+    @abc.abstractmethod
+    async def make_way(self) -> None:
+        """Wait for the publishes of this process already queued: a consumer calls it before each batch.
+
+        A no-op unless publishing and the consumers' own transactions contend for one lock.
+        """
 
     @abc.abstractmethod
     async def topics(self) -> list[str]:

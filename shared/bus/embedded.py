@@ -91,6 +91,7 @@ class EmbeddedBus(Bus):
         # consumers also poll, for messages written by other processes.
         self._published = asyncio.Event()
         self._pending: list[tuple[Sequence[Record], asyncio.Future[None]]] = []
+        self._writing: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -145,6 +146,7 @@ class EmbeddedBus(Bus):
     async def _write_pending(self) -> None:
         while self._pending:
             group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+            self._writing = [done for _, done in group]
             try:
                 await self._write([record for records, _ in group for record in records])
             except Exception as exc:
@@ -156,6 +158,18 @@ class EmbeddedBus(Bus):
                     if not done.done():
                         done.set_result(None)
                 self._wake()
+        self._writing = []
+
+    async def make_way(self) -> None:
+        # SQLite has one write lock for everything. A consumer going from one batch transaction to the
+        # next would win it again and again while an intake request's publish waits in the busy handler
+        # (up to its timeout): the consumer lets the publishes queued so far commit first. Later ones wait
+        # for the next batch, so a steady stream of publishes cannot starve the consumer either.
+        if self.engine.dialect.name != "sqlite":
+            return
+        queued = [*self._writing, *(done for _, done in self._pending)]
+        if queued:
+            await asyncio.wait(queued)
 
     async def _write(self, records: Sequence[Record]) -> None:
         now = utcnow()
@@ -263,11 +277,19 @@ class EmbeddedConsumer(Consumer):
         self._assignment: frozenset[TopicPartition] = frozenset()
         self._positions: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
+        self._ends: dict[TopicPartition, int] = {}
         self._last_heartbeat = float("-inf")
         self._rotation = 0
 
     def assignment(self) -> frozenset[TopicPartition]:
         return self._assignment
+
+    def lag(self) -> dict[TopicPartition, int]:
+        return {
+            tp: max(self._ends[tp] - position, 0)
+            for tp, position in self._positions.items()
+            if tp in self._ends
+        }
 
     async def start(self) -> None:
         await self._heartbeat()
@@ -360,11 +382,11 @@ class EmbeddedConsumer(Consumer):
                 ends = await conn.execute(
                     select(bus_partitions).where(bus_partitions.c.topic.in_(self.topics))
                 )
+                self._ends = {(row.topic, row.partition_no): row.next_offset for row in ends}
                 ready = [
-                    (row.topic, row.partition_no)
-                    for row in ends
-                    if (row.topic, row.partition_no) in self._positions
-                    and row.next_offset > self._positions[(row.topic, row.partition_no)]
+                    tp
+                    for tp, end in self._ends.items()
+                    if tp in self._positions and end > self._positions[tp]
                 ]
                 if not ready:
                     return []

@@ -197,6 +197,9 @@ class KafkaBus(Bus):
         except KafkaError as exc:
             raise BusUnavailable(str(exc)) from exc
 
+    async def make_way(self) -> None:
+        """Nothing to wait for: publishing to the broker never contends with a consumer's transaction."""
+
     async def describe(self, topics: Sequence[str] | None = None) -> list[PartitionInfo]:
         try:
             names = list(topics) if topics is not None else await self.topics()
@@ -265,6 +268,7 @@ class KafkaConsumer(Consumer):
         self.group_id = group_id
         self.topics = topics
         self.max_records = max_records
+        self._positions: dict[TP, int] = {}
 
     async def start(self) -> None:
         try:
@@ -279,6 +283,17 @@ class KafkaConsumer(Consumer):
     def assignment(self) -> frozenset[TP]:
         return frozenset((tp.topic, tp.partition) for tp in self._client.assignment())
 
+    def lag(self) -> dict[TP, int]:
+        # The high watermark comes with every fetch response; the position is that of the last message
+        # returned (a partition that has returned nothing since it was assigned is left out).
+        found: dict[TP, int] = {}
+        for tp in self._client.assignment():
+            key = (tp.topic, tp.partition)
+            end = self._client.highwater(tp)
+            if end is not None and key in self._positions:
+                found[key] = max(end - self._positions[key], 0)
+        return found
+
     async def getmany(self, timeout: float = 1.0, max_records: int | None = None) -> list[Message]:
         try:
             batches = await self._client.getmany(
@@ -286,6 +301,9 @@ class KafkaConsumer(Consumer):
             )
         except KafkaError as exc:
             raise BusUnavailable(str(exc)) from exc
+        for tp, records in batches.items():
+            if records:
+                self._positions[(tp.topic, tp.partition)] = records[-1].offset + 1
         return [_message(r) for tp in sorted(batches) for r in batches[tp]]
 
     async def commit(self) -> None:

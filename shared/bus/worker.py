@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from shared.bus._base import Bus, BusUnavailable, Consumer, Message, Record
-from shared.metrics import BATCH_DURATION, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
+from shared.bus._base import Bus, BusUnavailable, Consumer, Message, Record, TopicPartition
+from shared.metrics import BATCH_DURATION, CONSUMER_LAG, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class Worker:
         self.max_records = max_records
         self.poll_timeout = poll_timeout
         self.dead_lettered = 0
+        self._reported: set[TopicPartition] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished and committed before returning."""
@@ -104,9 +105,11 @@ class Worker:
         try:
             while not stop.is_set():
                 batch = await self._until_done(lambda: consumer.getmany(timeout=self.poll_timeout), stop)
+                self._report_lag(consumer.lag())
                 if not batch:
                     continue
                 started = time.perf_counter()
+                await self.bus.make_way()
                 if not await self._process(batch, stop):
                     break  # stopped during an outage: leave the batch uncommitted for redelivery
                 await self._until_done(consumer.commit, stop)
@@ -114,7 +117,16 @@ class Worker:
                 for message in batch:
                     MESSAGES_CONSUMED.labels(self.group_id, message.topic).inc()
         finally:
+            self._report_lag({})  # a member that left reports nothing
             await self._stop_consumer(consumer)
+
+    def _report_lag(self, lag: Mapping[TopicPartition, int]) -> None:
+        """Set `ew_bus_consumer_lag` for the partitions this member owns, and drop those it lost."""
+        for topic, partition in self._reported - lag.keys():
+            CONSUMER_LAG.remove(self.group_id, topic, str(partition))
+        for (topic, partition), behind in lag.items():
+            CONSUMER_LAG.labels(self.group_id, topic, str(partition)).set(behind)
+        self._reported = set(lag)
 
     async def _stop_consumer(self, consumer: Consumer) -> None:
         try:

@@ -168,6 +168,26 @@ async def test_order_is_kept_per_key(bus: Bus, unique: str) -> None:
         assert offsets == sorted(offsets)
 
 
+async def test_lag_counts_the_messages_after_the_position(bus: Bus, unique: str) -> None:
+    topic = f"t.lag.{unique}"
+    await bus.create_topics([topic], partitions=PARTITIONS)
+    [key] = keys_for_partition(2, PARTITIONS, 1)
+    await bus.publish([Record(topic, key, str(n).encode()) for n in range(10)])
+    async with bus.consumer(f"g.lag.{unique}", [topic], max_records=4) as consumer:
+        got: list[Message] = []
+        async with asyncio.timeout(TIMEOUT):
+            while not got:
+                got = await consumer.getmany(timeout=1.0, max_records=4)
+        # Partitions that returned nothing may be left out, or reported with nothing to read.
+        assert {tp: n for tp, n in consumer.lag().items() if tp != (topic, 2)} in (
+            {},
+            dict.fromkeys(all_partitions(topic) - {(topic, 2)}, 0),
+        )
+        assert consumer.lag()[(topic, 2)] == 10 - len(got)
+        got += await collect(consumer, 10 - len(got), settle=0)
+        assert consumer.lag()[(topic, 2)] == 0
+
+
 # -- (b) redelivery of uncommitted messages ------------------------------------------------------------
 
 
@@ -500,5 +520,35 @@ async def test_embedded_sqlite_acknowledged_messages_survive_kill_9(
                 consumed = await collect(consumer, len(stored))
             assert sorted(ident(m) for m in consumed) == sorted(ident(m) for m in stored)
             assert set(acked) <= {m.key for m in consumed}
+    finally:
+        await engine.dispose()
+
+
+# -- (g) on SQLite a consumer lets queued publishes commit before its next batch -----------------------
+
+
+async def test_embedded_sqlite_consumer_makes_way_for_queued_publishes(sqlite_url: str, unique: str) -> None:
+    topic = f"t.way.{unique}"
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    try:
+        async with EmbeddedBus(engine, partitions=PARTITIONS) as bus:
+            await bus.create_topics([topic])
+            await bus.make_way()  # nothing queued: returns at once
+            # Another writer (a consumer's batch transaction) holds SQLite's write lock.
+            async with engine.connect() as holder:
+                await holder.exec_driver_sql("BEGIN IMMEDIATE")
+                publish = asyncio.create_task(bus.publish([Record(topic, "k", b"v")]))
+                await asyncio.sleep(0.2)
+                assert not publish.done()  # waiting in the busy handler
+                way = asyncio.create_task(bus.make_way())
+                await asyncio.sleep(0.2)
+                assert not way.done()
+                await holder.rollback()
+            await asyncio.wait_for(way, TIMEOUT)
+            # By the time the consumer may begin its batch, the queued publish has committed.
+            assert publish.done()
+            assert publish.exception() is None
+            assert [m.key for m in await bus.read(topic)] == ["k"]
     finally:
         await engine.dispose()

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from services.signals.consumer import (
     MAX_STEPS,
+    STEP_BUDGET,
     TOPICS,
     Plan,
     decode_message,
     judgements,
     plan_company,
     signal_id,
+    step_limit,
     suppressed_evidence,
 )
 from services.signals.rules import EMPTY_CONTEXT, History, SourceEvent
@@ -240,6 +242,24 @@ def test_a_backfill_is_judged_once_for_its_first_events_then_per_event() -> None
     assert len(steps) == MAX_STEPS
     assert len(steps[0].events) == 51
     assert steps[-1].events == tuple(sorted(events, key=lambda e: (e.at, e.id)))
+
+
+def test_a_long_history_gets_fewer_steps_within_the_budget() -> None:
+    assert step_limit(0) == step_limit(STEP_BUDGET // MAX_STEPS) == MAX_STEPS
+    assert step_limit(STEP_BUDGET // 4) == 4
+    assert step_limit(STEP_BUDGET * 3) == 1  # always judged at least once
+    assert step_limit(10, max_steps=3, budget=25) == 2
+
+
+def test_the_steps_of_a_company_with_a_long_history_read_at_most_the_budget() -> None:
+    old = [bureau("tax_debt", at(-day), amount_eur=1) for day in range(1, 8_000)]
+    arrivals = [bureau("tax_debt", at(day), amount_eur=1) for day in range(10)]
+    history = old + arrivals
+    steps = judgements(None, history, arrivals, max_steps=10)
+    limit = step_limit(len(history), 10, STEP_BUDGET)
+    assert len(steps) == limit < 10
+    assert sum(len(step.events) for step in steps) <= STEP_BUDGET
+    assert steps[-1].events == tuple(sorted(history, key=lambda e: (e.at, e.id)))
 
 
 def test_the_clock_never_moves_back() -> None:
