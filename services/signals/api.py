@@ -279,6 +279,7 @@ def router() -> APIRouter:
             )
             await store.update_signals(conn, [record])
             open_after = await store.open_signals(conn, record.company_id)
+            before = company
             company = replace(
                 company,
                 risk_level=risk_level(open_after),
@@ -286,6 +287,10 @@ def router() -> APIRouter:
                 updated_at=now,
             )
             await store.set_company_states(conn, [company])
+            if (company.score, company.risk_level) != (before.score, before.risk_level):
+                await store.add_score_points(
+                    conn, [store.ScorePoint(company.company_id, now, company.score, company.risk_level)]
+                )
             # In the same transaction: the resolution is announced if and only if it is stored, and so
             # are its effects on the subsidiaries.
             await store.add_outbox(conn, [outbox_entry(record, ChangeKind.RESOLVED, company, now)])

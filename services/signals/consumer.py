@@ -39,7 +39,7 @@ from services.signals.rules import (
     risk_level,
     score,
 )
-from services.signals.store import CompanyRecord, OutboxEntry, SignalRecord
+from services.signals.store import CompanyRecord, OutboxEntry, ScorePoint, SignalRecord
 from shared import topics
 from shared.bus import Message, Poison
 from shared.cloudevents import InvalidEnvelope, decode
@@ -195,6 +195,7 @@ class Plan:
     updated: list[SignalRecord] = field(default_factory=list)
     outbox: list[OutboxEntry] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)
+    scores: list[ScorePoint] = field(default_factory=list)
 
 
 def plan_company(
@@ -210,7 +211,7 @@ def plan_company(
 
     A step is judged as of its EVENT time, not the arrival time: a 2019 publication is read as of 2019.
     Each step starts from the signals the previous one left; the outbox event of a change carries the
-    company's risk level and score after its step. The company clock ends at the last step's time.
+    company's risk level and score after its step, and a step that changed them adds a score point. The company clock ends at the last step's time.
     """
     if not steps:
         raise ValueError("a judgement needs at least one step")
@@ -240,9 +241,12 @@ def plan_company(
             else:
                 del open_now[record.signal]
             applied.append((change, record, before))
+        before_step = (state.score, state.risk_level)
         state = replace(
             state, risk_level=risk_level(open_now.values()), score=score(open_now.values(), config)
         )
+        if (state.score, state.risk_level) != before_step:
+            plan.scores.append(ScorePoint(company.company_id, step.as_of, state.score, state.risk_level))
         for change, record, before in applied:
             plan.outbox.append(outbox_entry(record, change.kind, state, now))
             plan.moved.append(
@@ -520,6 +524,7 @@ class IntakeHandler:
         await store.update_signals(conn, [r for plan in plans for r in plan.updated])
         await store.set_company_states(conn, [plan.company for plan in plans])
         await store.add_outbox(conn, [entry for plan in plans for entry in plan.outbox])
+        await store.add_score_points(conn, [point for plan in plans for point in plan.scores])
         return [change for plan in plans for change in plan.moved]
 
     async def ripple(

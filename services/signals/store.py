@@ -105,6 +105,17 @@ dmu_contacts = Table(
     Index("ix_dmu_contacts_dmu_role", "dmu_role"),
 )
 
+# Each company's score and risk level every time they changed, at the event time of the judgement
+# (migration 0010): the console's chart. One row per moment; a later judgement as of the same moment wins.
+score_history = Table(
+    "score_history",
+    metadata,
+    Column("company_id", String(16), primary_key=True),
+    Column("at", UTCDateTime, primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("risk_level", String(16), nullable=True),
+)
+
 signals = Table(
     "signals",
     metadata,
@@ -533,6 +544,54 @@ async def set_company_states(conn: AsyncConnection, states: Sequence[CompanyReco
             for state in states
         ],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePoint:
+    """A company's score and risk level from `at` on."""
+
+    company_id: str
+    at: datetime
+    score: int
+    risk_level: Severity | None
+
+
+async def add_score_points(conn: AsyncConnection, points: Sequence[ScorePoint]) -> None:
+    """Record score changes; a point at a moment already recorded replaces it."""
+    latest = {(p.company_id, p.at): p for p in points}
+    if not latest:
+        return
+    rows = [
+        {
+            "company_id": p.company_id,
+            "at": p.at,
+            "score": p.score,
+            "risk_level": p.risk_level.value if p.risk_level else None,
+        }
+        for p in latest.values()
+    ]
+    for chunk in chunked(rows):
+        stmt = dialect_insert(conn, score_history).values(list(chunk))
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["company_id", "at"],
+                set_={"score": stmt.excluded.score, "risk_level": stmt.excluded.risk_level},
+            )
+        )
+
+
+async def score_points(conn: AsyncConnection, company_id: str, limit: int = 1000) -> list[ScorePoint]:
+    """The latest `limit` score changes of a company, oldest first."""
+    result = await conn.execute(
+        select(score_history)
+        .where(score_history.c.company_id == company_id)
+        .order_by(score_history.c.at.desc())
+        .limit(limit)
+    )
+    return [
+        ScorePoint(row.company_id, row.at, row.score, Severity(row.risk_level) if row.risk_level else None)
+        for row in reversed(result.all())
+    ]
 
 
 # --- signals -----------------------------------------------------------------------------------------

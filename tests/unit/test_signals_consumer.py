@@ -27,7 +27,7 @@ from services.signals.store import CompanyRecord, SignalRecord
 from shared import topics
 from shared.bus import Message, Poison
 from shared.cloudevents import new_event
-from shared.schemas import PortfolioEntry, SignalStatus
+from shared.schemas import PortfolioEntry, Severity, SignalStatus
 from tests.unit.signals.builders import COMPANY, RULES, bureau, paying, pub
 from tests.unit.signals.test_properties import source_events
 
@@ -184,6 +184,13 @@ def test_the_outbox_carries_the_company_state_after_its_step() -> None:
     assert ['"score":40' in e.payload for e in stepped.outbox] == [True, False]
     assert '"score":28' in stepped.outbox[1].payload
     assert (stepped.company.score, stepped.company.as_of) == (28, events[1].at)
+    # The score history: one point per step that changed the score or risk level, at its event time.
+    assert [(p.at, p.score, p.risk_level) for p in stepped.scores] == [
+        (events[0].at, 40, Severity.CRITICAL),
+        (events[1].at, 28, Severity.CRITICAL),
+    ]
+    assert [(p.at, p.score) for p in together.scores] == [(events[1].at, 28)]
+    assert plan(events, existing=together.raised, company=together.company).scores == []
 
 
 def test_a_company_outside_the_portfolio_takes_its_published_name() -> None:
@@ -279,7 +286,9 @@ def _in_batches(events: list[SourceEvent], cuts: list[int]) -> list[tuple[str, s
         if not batch:
             continue
         history.extend(batch)
-        step = plan(history, records, company, judgements(company.as_of, history, batch))
+        # Uncapped: the property holds for one step per event; MAX_STEPS is a documented trade-off.
+        steps = judgements(company.as_of, history, batch, max_steps=len(batch))
+        step = plan(history, records, company, steps)
         company = step.company
         records = after(records, [*step.raised, *step.updated])
         emitted.extend((e.event_id, e.payload) for e in step.outbox)
