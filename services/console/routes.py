@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.console import views
+from services.console import analytics, views
 from services.console.errors import LoginRequired, NotFound, PageError
 from services.console.forms import read_form
 from services.console.jsonapi import JsonApi
@@ -177,6 +177,7 @@ def router(api: JsonApi) -> APIRouter:
             back=here,
         )
 
+    pages.include_router(analytics.router())
     pages.include_router(notifications_router(api))
     return pages
 

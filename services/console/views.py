@@ -9,9 +9,10 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.console.charts import LineChart, step_chart
 from services.signals import store
 from services.signals.api import CompanyOut, SignalOut, company_out, signal_out
-from services.signals.store import CompanyRecord, SignalFilter, StoredEvent
+from services.signals.store import CompanyRecord, ScorePoint, SignalFilter, StoredEvent
 from shared.paging import cursor_time, decode_cursor, encode_cursor
 from shared.schemas import Category, Contact, Severity, SignalStatus
 
@@ -93,6 +94,8 @@ class CompanyPage:
     company: CompanyOut
     timeline: Page[StoredEvent]
     contacts: list[Contact]
+    scores: list[ScorePoint]
+    score_chart: LineChart | None
 
 
 async def company_page(conn: AsyncConnection, company_id: str, cursor: str | None) -> CompanyPage | None:
@@ -111,4 +114,8 @@ async def company_page(conn: AsyncConnection, company_id: str, cursor: str | Non
     if len(events) > limit:
         last = page[-1]
         next_cursor = encode_cursor("timeline", last.at.isoformat(), last.source, last.event_id)
-    return CompanyPage(view, Page(page, next_cursor), await store.current_contacts(conn, company_id))
+    scores = await store.score_points(conn, company_id)
+    chart = step_chart([(p.at, p.score) for p in scores], max(view.updated_at, *(p.at for p in scores[-1:])))
+    return CompanyPage(
+        view, Page(page, next_cursor), await store.current_contacts(conn, company_id), scores, chart
+    )

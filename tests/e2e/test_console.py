@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -82,6 +82,35 @@ def _raise_signal(base: str, name: str, rubric: str, **portfolio: Any) -> tuple[
     return company, str(found[0]["id"])
 
 
+CUSTOMERS = 12
+
+
+def _order_history(base: str) -> None:
+    """Customers with two years of orders, so that the analytics pages have something to chart."""
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    now = datetime.now(UTC)
+    lines = ["packaging", "labels", "film", "boxes"]
+    orders = []
+    for n in range(CUSTOMERS):
+        company = new_company()
+        segment = ("horeca", "retail", "construction")[n % 3]
+        entry = {"name": f"Customer {n + 1:02d} BV", "segment": segment, "employees": 5 + 20 * n}
+        assert httpx.put(f"{base}/v1/portfolio/{company}", json=entry, headers=auth).status_code == 202
+        # Customer n orders every (n + 1) months, for the last 24 - 2n months: recency and frequency vary.
+        for month in range(2 * n, 24, n + 1):
+            orders.append(
+                {
+                    "company_id": company,
+                    "order_id": f"SO-{n}-{month}",
+                    "ordered_at": (now - timedelta(days=30 * month + 1)).isoformat(),
+                    "amount_eur": 1000 + 250 * n,
+                    "product_line": lines[(n + month) % (1 + n % len(lines))],
+                }
+            )
+    posted = httpx.post(f"{base}/v1/orders:batch", json=orders, headers=auth)
+    assert posted.status_code == 202, posted.text
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("console-e2e")
@@ -124,6 +153,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         assert observed.status_code == 202, observed.text
         hostile, hostile_signal = _raise_signal(base, HOSTILE, "dissolution")
+        _order_history(base)
         yield Server(base, created.stdout.strip(), brewery, brewery_signal, hostile, hostile_signal)
     finally:
         up.terminate()
@@ -252,7 +282,9 @@ def test_inbox_company_acknowledge_resolve(server: Server, context: BrowserConte
     expect(profile).to_contain_text("€50,000")
     risk = page.get_by_role("region", name="Risk")
     expect(risk).to_contain_text("Critical")
-    expect(page.get_by_role("region", name="Score over time")).to_contain_text("Coming")
+    history = page.get_by_role("region", name=re.compile("^Score over time"))
+    expect(history.get_by_role("img", name=re.compile("^Score"))).to_be_visible()
+    expect(history.locator("path.line")).to_have_count(1)
     signal = page.locator(f"#signal-{server.brewery_signal}")
     expect(signal.get_by_role("heading", name="Evidence")).to_be_visible()
     expect(signal.locator(".evidence li")).to_contain_text("Publication · Bankruptcy")
@@ -344,6 +376,48 @@ def test_a_phone_screen(server: Server, browser: Browser) -> None:
             assert horizontal_overflow(page) <= 0, path
     finally:
         context.close()
+
+
+def test_analytics_pages(server: Server, context: BrowserContext, browser: Browser) -> None:
+    page = context.new_page()
+    sign_in(page, server.base, server.read_key)
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Profile and value")
+    # The orders reach the analyses through the bus: wait until every customer is in the grid.
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"{server.base}/analytics/rfm")
+        counts = [int(n) for n in page.locator("table.heat td").all_inner_texts()]
+        if sum(counts) == CUSTOMERS or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sum(counts) == CUSTOMERS
+    for tab, heading, name in (
+        ("RFM", "RFM", "20-analytics-rfm"),
+        ("Churn", "Churn", "21-analytics-churn"),
+        ("Cross-sell", "Cross-sell", "22-analytics-cross-sell"),
+        ("Buying units", "Buying units", "23-analytics-dmu"),
+        ("Profile and value", "Profile and value", "24-analytics-profile"),
+    ):
+        page.get_by_role("navigation", name="Analyses").get_by_role("link", name=tab).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        assert_contrast(page)
+        shot(page, name)
+    page.get_by_role("textbox", name="Segment").fill("horeca")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"segment=horeca"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("segment horeca")
+
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    try:
+        small = phone.new_page()
+        sign_in(small, server.base, server.read_key)
+        for path in ("/analytics", "/analytics/rfm", "/analytics/dmu"):
+            small.goto(f"{server.base}{path}")
+            assert horizontal_overflow(small) <= 0, path
+        shot(small, "25-phone-analytics-rfm")
+    finally:
+        phone.close()
 
 
 def test_subscriptions_and_silences(server: Server, context: BrowserContext) -> None:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runner import create_app
 from shared.auth import Scope
+from shared.db import create_engine, migrate
 from shared.runtime import Infrastructure
 from shared.settings import Settings
+
+
+async def prepared_database(url: str, fill: Callable[[AsyncEngine], Awaitable[None]]) -> None:
+    """Migrate the database at `url` and `fill` it, before an app opens it."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        await fill(engine)
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager

@@ -127,7 +127,9 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
 # --- sign-in -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/companies/BE0403170701?cursor=x", "/subscriptions", "/silences"])
+@pytest.mark.parametrize(
+    "path", ["/", "/companies/BE0403170701?cursor=x", "/subscriptions", "/silences", "/analytics/rfm"]
+)
 async def test_pages_send_to_the_login_page_without_a_valid_key(console: Console, path: str) -> None:
     for cookie in (None, "ew_not_a_key", console.keys["revoked"], console.keys["ingest"]):
         async with console.browser() as client:
@@ -443,7 +445,11 @@ async def test_company_page(console: Console) -> None:
         assert "Account manager an.peeters@example.com" in text
         assert "Credit limit €50,000" in text
         assert "Risk level Critical" in text
-        assert "Score over time" in text  # the place kept for the score history
+        # The bankruptcy of 2025-10-01 took the score from 100 to 40: one change, drawn from that day.
+        assert 'id="score-chart"' in page.text
+        assert "Score (100 is safest) from 2025-10-01 to now" in text
+        assert "The changes (1)" in text
+        assert re.search(r"<td>40</td><td>Critical</td>", page.text)
         assert f'id="signal-{signal_id}"' in page.text
         assert "Evidence" in text
         assert "Publication · Bankruptcy" in text

@@ -34,10 +34,9 @@ from services.signals.bands import RfmSegment
 from services.signals.consumer import IntakeHandler, source_event
 from services.signals.store import companies
 from shared.auth import Scope
-from shared.db import create_engine, migrate
 from shared.schemas import BureauEvent, Order, PortfolioEntry
 from shared.settings import Settings
-from tests.harness.app import check_scopes, serving, test_keys
+from tests.harness.app import check_scopes, prepared_database, serving, test_keys
 
 AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -244,12 +243,7 @@ async def test_cross_sell(engine: AsyncEngine) -> None:
 
 
 async def test_the_api(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
-    try:
-        await migrate(engine)
-        await load(engine)
-    finally:
-        await engine.dispose()
+    await prepared_database(sqlite_url, load)
     settings = Settings(_env_file=None, database_url=sqlite_url, admin_key=ADMIN_KEY, sweep_interval=0)
     async with serving(settings, ["signals"], base_url="http://ew") as (client, infra):
         keys = await test_keys(infra, ADMIN_KEY, revoked_scope=Scope.read)

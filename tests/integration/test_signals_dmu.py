@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.signals import analytics
 from services.signals.consumer import IntakeHandler, source_event
 from shared.auth import Scope
-from shared.db import create_engine, migrate
 from shared.schemas import Contact, PortfolioEntry
 from shared.settings import Settings
-from tests.harness.app import serving, test_keys
+from tests.harness.app import prepared_database, serving, test_keys
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ADMIN_KEY = "ew_test_admin_key_for_the_dmu_tests_000000"
@@ -138,12 +137,7 @@ async def test_the_company_summary(engine: AsyncEngine) -> None:
 
 
 async def test_the_api(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
-    try:
-        await migrate(engine)
-        await load(engine)
-    finally:
-        await engine.dispose()
+    await prepared_database(sqlite_url, load)
     settings = Settings(_env_file=None, database_url=sqlite_url, admin_key=ADMIN_KEY, sweep_interval=0)
     async with serving(settings, ["signals"], base_url="http://ew") as (client, infra):
         keys = await test_keys(infra, ADMIN_KEY, revoked_scope=Scope.read)
