@@ -15,6 +15,7 @@ from rich.table import Table
 from services.ingest.import_cli import register as register_import
 from services.register.cli import register as register_kbo
 from services.signals.rules import RulesConfigError, defaults_text, load_rules
+from shared.asyncapi import to_yaml
 from shared.auth import ApiKey, Scope
 from shared.bus import BusError
 from shared.bus.dlq import list_dead_letters, replay
@@ -177,6 +178,26 @@ def topics() -> None:
         _print_table(("topic", "partition", "end offset", "group", "committed", "lag"), rows)
 
     _with_infrastructure(work)
+
+
+@app.command()
+def asyncapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the document to this file instead of printing it.")
+    ] = None,
+) -> None:
+    """Print the AsyncAPI 3.0 document of every topic (YAML), generated from the payload models.
+
+    It describes each topic and its dead-letter topic: the payload schemas, the CloudEvents headers, the
+    key, and which service sends and receives it. docs/asyncapi.yaml is this output; after changing a
+    payload model, regenerate it with `earlywarning asyncapi --output docs/asyncapi.yaml`.
+    """
+    text = to_yaml()
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
 
 
 @dlq_app.command("list")
