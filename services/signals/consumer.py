@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.signals import facts, graph, store
+from services.signals import facts, graph, store, wallet
 from services.signals.outbox import outbox_entry
 from services.signals.rules import (
     Change,
@@ -507,6 +507,8 @@ class IntakeHandler:
         ids = sorted(c for c in companies if histories.get(c))
         existing = await store.signals_of(conn, ids)
         contexts = await graph.context_for(conn, ids)
+        gaps = await wallet.gaps_of(conn, ids)
+        contexts = {c: replace(context, wallet_gaps=gaps.get(c, ())) for c, context in contexts.items()}
         return [
             plan_company(
                 companies[c],

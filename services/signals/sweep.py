@@ -3,7 +3,8 @@
 Events say what happened; absence needs a clock. A customer that stopped ordering (`churn_risk`), annual
 accounts not filed by their deadline (`accounts_overdue`), or a window that ran out (an old tax debt no longer
 counts) change nothing on the bus, so the consumer, which judges a company when one of its events arrives,
-would never see them. The sweep moves each company's clock to the present and judges it there, in chunks
+would never see them. Nor would it see what its peers' orders say about a customer: each sweep first
+runs the share-of-wallet analysis for `growth_opportunity` (`wallet.refresh`). The sweep moves each company's clock to the present and judges it there, in chunks
 of companies, each chunk in one transaction with the outbox events of its changes, like a batch of events.
 """
 
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.signals import store
+from services.signals import store, wallet
 from services.signals.consumer import IntakeHandler
 from shared.bus import is_transient
 from shared.db import exclusive, utcnow
@@ -64,6 +65,8 @@ class Sweeper:
         async with exclusive(self.engine, SWEEP_LOCK_ID) as held:
             if not held:
                 return 0, 0
+            # Share of wallet is a portfolio-wide analysis: run once, read by every judgement below.
+            await wallet.refresh(self.engine, until, self.handler.config.growth_opportunity.wallet_share)
             after = ""
             while True:
                 async with self.engine.begin() as conn:

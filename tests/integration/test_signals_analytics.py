@@ -16,12 +16,13 @@ would deliver), so the analyses read the facts as the service keeps them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.register.store import register_activities, register_offices
@@ -32,13 +33,17 @@ from services.signals.analytics.rfm import rfm_report
 from services.signals.analytics.value import value_report
 from services.signals.bands import RfmSegment
 from services.signals.consumer import IntakeHandler, source_event
-from services.signals.store import companies
+from services.signals.rules import rules_from_mapping
+from services.signals.store import companies, signals
+from services.signals.sweep import Sweeper
+from services.signals.wallet import wallet_gaps
 from shared.auth import Scope
 from shared.schemas import BureauEvent, Order, PortfolioEntry
 from shared.settings import Settings
 from tests.harness.app import check_scopes, prepared_database, serving, test_keys
 
 AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LATER = AS_OF + timedelta(hours=1)
 
 
 def company(n: int) -> str:
@@ -240,6 +245,36 @@ async def test_cross_sell(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         strict = await cross_sell_report(conn, AS_OF, min_share=0.6)
     assert strict.suggestions == []
+
+
+async def test_the_sweep_turns_the_cross_sell_into_growth_opportunity(engine: AsyncEngine) -> None:
+    handler = IntakeHandler(engine, clock=lambda: AS_OF)
+    assert await Sweeper(engine, handler, 3600, clock=lambda: AS_OF).sweep() != (0, 0)
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(signals.c.company_id, signals.c.status, signals.c.summary, signals.c.evidence).where(
+                signals.c.signal == "growth_opportunity"
+            )
+        )
+        opportunities = found.all()
+    # C only, as the analysis says; its evidence is its latest order, what the analysis read.
+    [(company_id, status, summary, evidence)] = opportunities
+    assert (company_id, status) == (C, "open")
+    assert summary == (
+        "Customers of its segment also buy labels (50% of them, about €500 a year), which it does not, "
+        "and no risk signal is open."
+    )
+    assert [item["event_id"] for item in json.loads(evidence)] == ["SO-5"]
+
+    # Turned off in the rules: the next sweep finds no gap and resolves it.
+    off = IntakeHandler(
+        engine, clock=lambda: LATER, config=rules_from_mapping({"growth_opportunity": {"wallet_share": 0}})
+    )
+    await Sweeper(engine, off, 3600, clock=lambda: LATER).sweep()
+    async with engine.connect() as conn:
+        status = await conn.scalar(select(signals.c.status).where(signals.c.signal == "growth_opportunity"))
+        assert status == "resolved"
+        assert await conn.scalar(select(func.count()).select_from(wallet_gaps)) == 0
 
 
 async def test_the_api(sqlite_url: str) -> None:

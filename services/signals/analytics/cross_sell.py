@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.signals.analytics.population import euro, monitored, revenue_trend
@@ -50,14 +50,11 @@ def _not_risky() -> ColumnElement[bool]:
     return or_(level.is_(None), level.in_([Severity.INFO.value, Severity.LOW.value]))
 
 
-async def cross_sell_report(
-    conn: AsyncConnection,
-    as_of: datetime,
-    *,
-    min_share: float = 0.3,
-    segment: str | None = None,
-    limit: int = 100,
-) -> CrossSellReport:
+def suggestions(as_of: datetime, min_share: float, segment: str | None = None) -> Subquery:
+    """Every suggestion as of `as_of`: company_id, name, segment, product_line, share, avg_spend (cents).
+
+    One query for the report and for the sweep, which stores them for `growth_opportunity`.
+    """
     c, o = companies.c, orders.c
     in_year = and_(o.ordered_at > as_of - WINDOW, o.ordered_at <= as_of)
     # What each monitored customer bought per line over the year.
@@ -91,7 +88,7 @@ async def cross_sell_report(
     t = typical.c
     trend = revenue_trend()
     owns = exists().where(b.company_id == c.company_id, b.product_line == t.product_line)
-    suggestions = (
+    return (
         select(c.company_id, c.name, c.segment, t.product_line, t.share, t.avg_spend)
         .select_from(
             companies.join(typical, t.segment == c.segment).join(trend, trend.c.company_id == c.company_id)
@@ -104,14 +101,23 @@ async def cross_sell_report(
         )
         .subquery()
     )
-    s = suggestions.c
+
+
+async def cross_sell_report(
+    conn: AsyncConnection,
+    as_of: datetime,
+    *,
+    min_share: float = 0.3,
+    segment: str | None = None,
+    limit: int = 100,
+) -> CrossSellReport:
+    found = suggestions(as_of, min_share, segment)
+    s = found.c
     totals = (
-        await conn.execute(
-            select(func.count(), func.coalesce(func.sum(s.avg_spend), 0)).select_from(suggestions)
-        )
+        await conn.execute(select(func.count(), func.coalesce(func.sum(s.avg_spend), 0)).select_from(found))
     ).one()
     rows = await conn.execute(
-        select(suggestions).order_by(s.avg_spend.desc(), s.company_id, s.product_line).limit(limit)
+        select(found).order_by(s.avg_spend.desc(), s.company_id, s.product_line).limit(limit)
     )
     return CrossSellReport(
         as_of=as_of,

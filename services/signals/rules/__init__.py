@@ -21,7 +21,7 @@ from .config import (
     load_rules,
     rules_from_mapping,
 )
-from .context import EMPTY_CONTEXT, Context, ParentState, PriorFailure
+from .context import EMPTY_CONTEXT, Context, ParentState, PriorFailure, WalletGap
 from .directors import Director, DirectorChange, director_changes, registered_directors
 from .evaluate import Rated, diff, evaluate, risk_level, score
 from .events import (
@@ -64,6 +64,7 @@ __all__ = [
     "SignalSpec",
     "SourceEvent",
     "SourceName",
+    "WalletGap",
     "category_of",
     "default_rules",
     "defaults_text",

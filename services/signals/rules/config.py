@@ -134,6 +134,7 @@ class GrowthRules:
     """`growth_opportunity`."""
 
     window_days: int
+    wallet_share: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from shared.schemas import Severity
 
-__all__ = ["EMPTY_CONTEXT", "Context", "ParentState", "PriorFailure"]
+__all__ = ["EMPTY_CONTEXT", "Context", "ParentState", "PriorFailure", "WalletGap"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +49,31 @@ class ParentState:
 
 
 @dataclass(frozen=True, slots=True)
+class WalletGap:
+    """A product line the company's segment buys and the company does not (share of wallet).
+
+    `share` of the segment's buying customers bought it in the year before `computed_at`, spending
+    `potential` euro on average: the sweep's cross-sell analysis.
+    """
+
+    product_line: str
+    share: float
+    potential: Decimal
+    computed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """Cross-company facts for one company.
 
     `director_failures` maps a `person_key` of a person appointed at the company to the bankruptcies of
     other companies where that person was a director. `parents` are the company's shareholders.
+    `wallet_gaps` are the product lines its peers buy and it does not, as the last sweep found them.
     """
 
     director_failures: Mapping[str, Sequence[PriorFailure]] = field(default_factory=dict)
     parents: Sequence[ParentState] = ()
+    wallet_gaps: Sequence[WalletGap] = ()
 
 
 EMPTY_CONTEXT = Context()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
-from services.signals.rules import Context, ParentState, rules_from_mapping
+from services.signals.rules import Context, ParentState, WalletGap, rules_from_mapping
 from shared.schemas import Category, Severity
 
 from .builders import AS_OF, PARENT, ago, bureau, ids, obs, one, order, paying, pub, run
@@ -170,6 +171,45 @@ def test_a_growth_report_older_than_180_days_does_not() -> None:
 def test_an_open_medium_risk_blocks_growth_opportunity() -> None:
     assert one([obs("growth", ago(3)), paying(ago(1), 30)], "growth_opportunity") is None
     assert one([obs("growth", ago(3)), paying(ago(1), 29)], "growth_opportunity") is not None
+
+
+def gaps(computed_at: datetime, *lines: tuple[str, float, int]) -> Context:
+    return Context(
+        wallet_gaps=[
+            WalletGap(line, share, Decimal(potential), computed_at) for line, share, potential in lines
+        ]
+    )
+
+
+def test_a_share_of_wallet_gap_raises_growth_opportunity_with_the_latest_order() -> None:
+    first, latest = order(ago(200), 500), order(ago(30), 800)
+    context = gaps(ago(1), ("labels", 0.62, 4100), ("film", 0.4, 1250), ("tape", 0.35, 4100))
+    finding = one([first, latest], "growth_opportunity", context=context)
+    assert finding is not None
+    assert finding.summary == (
+        "Customers of its segment also buy labels (62% of them, about €4,100 a year), tape (35% of them, "
+        "about €4,100 a year) and film (40% of them, about €1,250 a year), which it does not, and no risk "
+        "signal is open."
+    )
+    assert ids(finding) == {latest.id}
+    assert finding.since == ago(1)
+    # With a sales report too: both parts, both kinds of evidence, since the earlier of the two.
+    report = obs("growth", ago(10))
+    both = one([first, latest, report], "growth_opportunity", context=context)
+    assert both is not None
+    assert both.summary.startswith("Sales reported growth in the last 180 days; customers of its segment")
+    assert ids(both) == {latest.id, report.id}
+    assert both.since == ago(10)
+
+
+def test_a_wallet_gap_counts_only_within_the_window_and_with_an_order() -> None:
+    fresh = gaps(ago(1), ("labels", 0.5, 100))
+    assert one([order(ago(30))], "growth_opportunity", context=gaps(ago(181), ("labels", 0.5, 100))) is None
+    # Judged as of a time before the analysis: the analysis did not exist yet.
+    assert one([order(ago(30))], "growth_opportunity", context=fresh, as_of=ago(2)) is None
+    assert one([], "growth_opportunity", context=fresh) is None
+    # An open medium risk blocks it as it blocks the reports.
+    assert one([order(ago(30)), paying(ago(1), 30)], "growth_opportunity", context=fresh) is None
 
 
 def test_distress_reported_by_sales_blocks_growth_opportunity() -> None:

@@ -86,25 +86,45 @@ def growth_opportunity(
     config: RulesConfig,
     found: Mapping[str, Finding] | None = None,
 ) -> Finding | None:
-    """`growth_opportunity` (opportunity, info): sales see growth at a healthy customer.
+    """`growth_opportunity` (opportunity, info): a healthy customer that grows, or buys less than its peers.
 
     Holds when observations of growth, expansion plans or new product interest lie in
-    (as_of - `window_days` (180), as_of] and no risk finding of medium or above is in `found`. Resolved when
-    the reports leave the window or such a risk opens.
+    (as_of - `window_days` (180), as_of], or when the context has share-of-wallet gaps (product lines the
+    customer's segment buys and it does not) computed in that window, and no risk finding of medium or
+    above is in `found`. Evidence: the reports, and for the gaps the customer's latest order up to as_of
+    (what the analysis read). Resolved when both leave the window, or such a risk opens.
     """
     days = config.growth_opportunity.window_days
     start = as_of - timedelta(days=days)
     reports = [
         event for event, _ in history.observations(OPPORTUNITY_KINDS) if within(event.at, start, as_of)
     ]
-    if not reports:
+    gaps = sorted(
+        (gap for gap in context.wallet_gaps if within(gap.computed_at, start, as_of)),
+        key=lambda gap: (-gap.potential, gap.product_line),
+    )
+    ordered = [event for event, _ in history.orders() if event.at <= as_of]
+    if not reports and not (gaps and ordered):
         return None
     if any(f.category is Category.RISK and f.severity >= Severity.MEDIUM for f in (found or {}).values()):
         return None
-    kinds = list(dict.fromkeys(observed(ObservationKind(event.type)) for event in reports))
+    parts: list[str] = []
+    evidence = list(reports)
+    if reports:
+        kinds = list(dict.fromkeys(observed(ObservationKind(event.type)) for event in reports))
+        parts.append(f"Sales reported {listing(kinds)} in the last {days} days")
+    if gaps and ordered:
+        lines = [
+            f"{gap.product_line} ({gap.share:.0%} of them, about €{gap.potential:,.0f} a year)"
+            for gap in gaps
+        ]
+        parts.append(f"customers of its segment also buy {listing(lines)}, which it does not")
+        evidence.append(max(ordered, key=lambda event: (event.at, event.id)))
+    since = min([*(event.at for event in reports), *(gap.computed_at for gap in gaps if ordered)])
+    summary = "; ".join(parts) + ", and no risk signal is open."
     return make_finding(
         SignalName.GROWTH_OPPORTUNITY,
-        f"Sales reported {listing(kinds)} in the last {days} days, and no risk signal is open.",
-        reports,
-        reports[0].at,
+        summary[0].upper() + summary[1:],
+        evidence,
+        since,
     )
