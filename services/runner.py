@@ -21,6 +21,7 @@ from services.notifier.app import SERVICE as NOTIFIER
 from services.signals.app import SERVICE as SIGNALS
 from shared.runtime import Infrastructure, ServiceSpec, open_infrastructure
 from shared.settings import Settings
+from shared.tracing import configure_tracing
 from shared.web import BodySizeLimit, RequestMetrics, install_error_handlers, ops_router
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ class Workers:
                 error = task.exception()
                 status[name] = f"stopped: {type(error).__name__}" if error else "stopped"
         return status
+
+    def ended(self) -> list[str]:
+        """The tasks that ended although the process is not stopping. They retry through outages, so
+        they end only on a bug: the process will not recover by itself."""
+        if self.stop.is_set():
+            return []
+        return [name for name, task in self.tasks.items() if task.done()]
 
     async def shutdown(self) -> None:
         self.stop.set()
@@ -88,16 +96,20 @@ def create_app(settings: Settings, names: Sequence[str]) -> FastAPI:
             return {"startup": "in progress"}
         return {**await infra_holder[0].check(), **workers.status()}
 
+    configure_tracing("earlywarning" if len(names) > 1 else f"earlywarning-{names[0]}")
     app = FastAPI(
         title=title,
         version="0.1.0",
         description="Early Warning: an open early-warning system for credit management.",
         lifespan=lifespan,
+        # FastAPI's own server span per request continues the caller's `traceparent`; the spans of each
+        # dependency and of serialisation would triple the spans of an intake for little.
+        telemetry={"operation_spans": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestMetrics, service="+".join(names))
-    app.include_router(ops_router(readiness))
+    app.include_router(ops_router(readiness, workers.ended))
     for spec in specs:
         app.include_router(spec.router())
     if SIGNALS in specs:

@@ -493,6 +493,18 @@ def _ce_headers(topic: str, types: tuple[str, ...] | None) -> dict[str, Any]:
             "type": "string",
             "description": "CloudEvent `subject`: the company id, the same as the key. Always written.",
         },
+        p + "traceparent": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "CloudEvents distributed-tracing extension: the W3C `traceparent` of the span "
+            "that caused the event (an HTTP request, the signals consumer's processing). Written when "
+            "there is one; consumers continue the trace under it.",
+        },
+        p + "tracestate": {
+            "type": "string",
+            "description": "CloudEvents distributed-tracing extension: the W3C `tracestate`, when the "
+            "trace has one.",
+        },
         CONTENT_TYPE_HEADER: {
             "type": "string",
             "description": f"CloudEvent `datacontenttype`: always `{JSON}`. A reader accepts any JSON "

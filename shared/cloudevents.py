@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
 
 from shared.bus._base import Header, Message, Record
+from shared.tracing import TRACE_FIELDS, context_of, trace_fields
 
 __all__ = [
     "CONTENT_TYPE_HEADER",
@@ -168,7 +170,9 @@ def new_event(
     time: datetime | None = None,
     extensions: Mapping[str, str] | None = None,
 ) -> CloudEvent:
-    """An event carrying `payload` as JSON (aliases used); a random id and the current time by default."""
+    """An event carrying `payload` as JSON (aliases used); a random id and the current time by default.
+
+    Made inside a span (an HTTP request), it carries the trace as the distributed-tracing extension."""
     return CloudEvent(
         id=id if id is not None else str(uuid.uuid4()),
         source=source,
@@ -176,7 +180,7 @@ def new_event(
         data=payload.model_dump_json(by_alias=True).encode(),
         subject=subject,
         time=time if time is not None else _utc_now(),
-        extensions=dict(extensions or {}),
+        extensions={**trace_fields(), **(extensions or {})},
     )
 
 
@@ -200,3 +204,13 @@ def _describe(exc: ValidationError, model_type: type[BaseModel]) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "data"
         problems.append(f"{where}: {error['msg']}")
     return f"data is not a valid {model_type.__name__}: " + "; ".join(problems)
+
+
+def trace_context(message: Message) -> Context | None:
+    """The trace a message carries (the distributed-tracing extension), to continue it; None without."""
+    fields = {}
+    for name in TRACE_FIELDS:
+        raw = message.header(HEADER_PREFIX + name)
+        if raw:
+            fields[name] = raw.decode("latin-1")
+    return context_of(fields)

@@ -1,7 +1,8 @@
 """Structured logging on the standard `logging` module: one JSON object a line, or readable text.
 
-Fields come from three places, later ones winning: the fields bound to the current task with `bind()`,
-the `extra` of the call, and the fixed `ts`, `level`, `logger`, `msg` (an extra with one of these names is
+Fields come from four places, later ones winning: the `trace_id` and `span_id` of the current span (see
+`shared.tracing`), the fields bound to the current task with `bind()`, the `extra` of the call, and the fixed
+`ts`, `level`, `logger`, `msg` (an extra with one of these names is
 written with a trailing underscore). Secrets never reach the output: values of fields whose name is
 sensitive are replaced, and bearer tokens, `whsec_` secrets and passwords in URLs are masked everywhere.
 
@@ -25,6 +26,8 @@ from typing import Any, TextIO
 from uuid import UUID
 
 import orjson
+
+from shared.tracing import current_ids
 
 __all__ = [
     "REDACTED",
@@ -133,7 +136,9 @@ def redact(value: Any) -> Any:
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     extras = {name: value for name, value in record.__dict__.items() if name not in _RECORD_ATTRIBUTES}
     fields: dict[str, Any] = {}
-    for name, value in {**_bound.get(), **extras}.items():
+    ids = current_ids()
+    traced = {"trace_id": ids[0], "span_id": ids[1]} if ids else {}
+    for name, value in {**traced, **_bound.get(), **extras}.items():
         fields[f"{name}_" if name in _FIXED else name] = value
     redacted: dict[str, Any] = redact(fields)
     return redacted

@@ -23,14 +23,18 @@ from services.notifier.policy import CompanyFacts, Decision, Match, Mode, Silenc
 from services.notifier.store import CompanyRow, DeliveryRecord, SubscriptionRecord
 from shared import topics
 from shared.bus import Message, Poison
-from shared.cloudevents import InvalidEnvelope, decode
+from shared.cloudevents import InvalidEnvelope, decode, trace_context
 from shared.db import utcnow
 from shared.schemas import PortfolioEntry, Signal, SignalName, SignalStatus
+from shared.tracing import consuming, traceparent_of, tracer
 
 GROUP_ID = "ew.notifier"
 TOPICS: tuple[str, ...] = (topics.SIGNALS, topics.PORTFOLIO)
 
 _STATUS = {Decision.DELIVER: "pending", Decision.DIGEST: "digest"}
+
+
+TRACER = tracer("notifier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class SignalEvent:
     id: str
     type: str
     signal: Signal
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +165,7 @@ def _delivery(event: SignalEvent, subscription: Route, status: str, now: datetim
         channel=subscription.channel,
         target=subscription.target,
         payload=signal.model_dump_json(),
+        traceparent=event.traceparent,
         status=status,
         attempts=0,
         created_at=now,
@@ -185,6 +191,15 @@ class SignalsHandler:
 
     async def __call__(self, messages: Sequence[Message]) -> None:
         items = [decode_message(message) for message in messages]
+        with consuming(TRACER, "route", [trace_context(message) for message in messages]) as spans:
+            # Each delivery continues the trace under the span of its signal event.
+            traced = [
+                replace(item, traceparent=traceparent_of(span)) if isinstance(item, SignalEvent) else item
+                for item, span in zip(items, spans, strict=True)
+            ]
+            await self._route(traced)
+
+    async def _route(self, items: Sequence[SignalEvent | PortfolioEntry]) -> None:
         now = self.clock()
         ids = {i.company_id if isinstance(i, PortfolioEntry) else i.signal.company_id for i in items}
         async with self.engine.begin() as conn:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import mail, store, targets
@@ -47,9 +48,11 @@ from shared.db import utcnow
 from shared.metrics import DELIVERIES, DELIVERY_BACKLOG
 from shared.schemas import Signal
 from shared.settings import Settings
+from shared.tracing import context_of, trace_fields, tracer
 from shared.webhooks import sign
 
 log = logging.getLogger(__name__)
+TRACER = tracer("notifier")
 
 USER_AGENT = "EarlyWarning-Webhooks/1"
 
@@ -248,7 +251,17 @@ class Dispatcher:
                 delivery, "cancelled", None, Outcome(success=False, error="subscription deleted")
             )
             return
-        outcome = await self._send(delivery, subscription)
+        parent = context_of({"traceparent": delivery.traceparent}) if delivery.traceparent else None
+        with TRACER.start_as_current_span(
+            f"deliver {delivery.channel}", context=parent, kind=SpanKind.CLIENT
+        ) as span:
+            span.set_attribute("ew.delivery_id", delivery.id)
+            span.set_attribute("ew.attempt", delivery.attempts + 1)
+            outcome = await self._send(delivery, subscription)
+            if outcome.status is not None:
+                span.set_attribute("http.response.status_code", outcome.status)
+            if not outcome.success:
+                span.set_status(Status(StatusCode.ERROR, outcome.error or "failed"))
         now = self.clock()
         if outcome.success:
             self.breakers[delivery.target] = record_success(self.breakers[delivery.target])
@@ -330,6 +343,8 @@ class Dispatcher:
             "webhook-id": delivery.id,
             "webhook-timestamp": str(stamp),
             "webhook-signature": sign(secret, delivery.id, stamp, body),
+            # The receiver may carry on the trace (W3C Trace Context).
+            **trace_fields(),
         }
         try:
             response = await self._client.post(subscription.url, content=body, headers=headers)

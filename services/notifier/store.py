@@ -106,6 +106,8 @@ deliveries = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
+    # The trace of the signal event, continued by each attempt (migration 0012).
+    Column("traceparent", String(64), nullable=True),
     UniqueConstraint("event_id", "subscription_id", name="uq_deliveries_event_id"),
     Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_deliveries_signal_id", "signal_id"),
@@ -329,6 +331,7 @@ class DeliveryRecord:
     last_status: int | None = None
     last_error: str | None = None
     delivered_at: datetime | None = None
+    traceparent: str | None = None
 
 
 _DELIVERY_FIELDS = tuple(DeliveryRecord.__dataclass_fields__)

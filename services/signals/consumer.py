@@ -42,7 +42,7 @@ from services.signals.rules import (
 from services.signals.store import CompanyRecord, OutboxEntry, ScorePoint, SignalRecord
 from shared import topics
 from shared.bus import Message, Poison
-from shared.cloudevents import InvalidEnvelope, decode
+from shared.cloudevents import InvalidEnvelope, decode, trace_context
 from shared.db import utcnow
 from shared.metrics import SIGNAL_CHANGES
 from shared.schemas import (
@@ -59,8 +59,10 @@ from shared.schemas import (
     SignalName,
     SignalStatus,
 )
+from shared.tracing import consuming, traceparent_of, tracer
 
 log = logging.getLogger(__name__)
+TRACER = tracer("signals")
 
 GROUP_ID = "ew.signals"
 TOPICS: tuple[str, ...] = (
@@ -431,9 +433,17 @@ class IntakeHandler:
         entries = [item for item in items if isinstance(item, PortfolioEntry)]
         events = [item for item in items if isinstance(item, SourceEvent)]
         now = self.clock()
+        parents = [trace_context(message) for message in messages]
         try:
-            async with self.engine.begin() as conn:
-                changes = await self.apply(conn, entries, events, now)
+            with consuming(TRACER, "process", parents) as spans:
+                # A company's signal events continue the trace of its last traced event of the batch.
+                traces = {
+                    item.company_id: traced
+                    for item, span in zip(items, spans, strict=True)
+                    if (traced := traceparent_of(span)) is not None
+                }
+                async with self.engine.begin() as conn:
+                    changes = await self.apply(conn, entries, events, now, traces)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
                 raise
@@ -454,8 +464,10 @@ class IntakeHandler:
         entries: Sequence[PortfolioEntry],
         events: Sequence[SourceEvent],
         now: datetime,
+        traces: Mapping[str, str] | None = None,
     ) -> list[Moved]:
-        """Write the effects of a batch on `conn`; the signal changes (one outbox event each)."""
+        """Write the effects of a batch on `conn`; the signal changes (one outbox event each), which carry
+        on the trace of their company in `traces` (a `traceparent`)."""
         # Every company of the batch is locked first, in one sorted pass: no two batches can then
         # deadlock, whatever mix of portfolio entries and events they hold.
         await store.lock_companies(
@@ -475,6 +487,10 @@ class IntakeHandler:
         histories = await store.histories(conn, touched)
         reindexed = await graph.index(conn, histories, events)
         plans = await self.judge(conn, companies, histories, now, touched)
+        for plan in plans:
+            traced = (traces or {}).get(plan.company.company_id)
+            if traced is not None:
+                plan.outbox = [replace(entry, traceparent=traced) for entry in plan.outbox]
         changes = await self._write(conn, plans)
         return changes + await self.ripple(conn, changes, now, await graph.bankrupt(conn, reindexed))
 

@@ -73,6 +73,7 @@ def to_record(entry: OutboxEntry) -> Record:
         data=entry.payload.encode(),
         subject=entry.company_id,
         time=entry.created_at,
+        extensions={"traceparent": entry.traceparent} if entry.traceparent else {},
     )
     return event.to_record(topics.SIGNALS)
 

@@ -151,6 +151,8 @@ signal_outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime, nullable=True),
+    # The trace of the event that caused the change, carried on by the published event (migration 0012).
+    Column("traceparent", String(64), nullable=True),
     UniqueConstraint("event_id", name="uq_signal_outbox_event_id"),
     Index("ix_signal_outbox_published_at_seq", "published_at", "seq"),
 )
@@ -761,6 +763,7 @@ class OutboxEntry:
     payload: str
     created_at: datetime
     seq: int | None = None
+    traceparent: str | None = None
 
 
 async def add_outbox(conn: AsyncConnection, entries: Sequence[OutboxEntry]) -> None:
@@ -773,6 +776,7 @@ async def add_outbox(conn: AsyncConnection, entries: Sequence[OutboxEntry]) -> N
             "payload": e.payload,
             "created_at": e.created_at,
             "published_at": None,
+            "traceparent": e.traceparent,
         }
         for e in entries
     ]
@@ -791,7 +795,9 @@ async def pending_outbox(conn: AsyncConnection, limit: int) -> list[OutboxEntry]
         .limit(limit)
     )
     return [
-        OutboxEntry(row.event_id, row.company_id, row.type, row.payload, row.created_at, row.seq)
+        OutboxEntry(
+            row.event_id, row.company_id, row.type, row.payload, row.created_at, row.seq, row.traceparent
+        )
         for row in result
     ]
 
