@@ -13,9 +13,12 @@ Semantics shared by both implementations (and checked by the bus contract tests)
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from shared.metrics import MESSAGES_PUBLISHED
 
 Header = tuple[str, bytes]
 TopicPartition = tuple[str, int]
@@ -105,6 +108,12 @@ class Consumer(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def count_published(records: Sequence[Record]) -> None:
+    """`ew_bus_published_total`, once records are durable."""
+    for topic, count in Counter(record.topic for record in records).items():
+        MESSAGES_PUBLISHED.labels(topic).inc(count)
 
 
 class Bus(abc.ABC):

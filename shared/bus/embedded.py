@@ -33,6 +33,7 @@ from shared.bus._base import (
     PartitionInfo,
     Record,
     TopicPartition,
+    count_published,
 )
 from shared.bus._partition import partition_for
 from shared.bus._tables import bus_members, bus_messages, bus_offsets, bus_partitions, bus_topics
@@ -142,6 +143,7 @@ class EmbeddedBus(Bus):
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         await asyncio.shield(done)
+        count_published(records)
 
     async def _write_pending(self) -> None:
         while self._pending:

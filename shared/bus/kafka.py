@@ -12,7 +12,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from shared.bus._base import Bus, BusUnavailable, Consumer, Message, PartitionInfo, Record
+from shared.bus._base import (
+    Bus,
+    BusUnavailable,
+    Consumer,
+    Message,
+    PartitionInfo,
+    Record,
+    count_published,
+)
 from shared.bus._base import TopicPartition as TP
 from shared.bus._partition import partition_for
 from shared.topics import COMPACTED_TOPICS
@@ -127,6 +135,7 @@ class KafkaBus(Bus):
             async with asyncio.timeout(self.publish_timeout):
                 futures = await self._queue(records)
                 await asyncio.gather(*futures)
+            count_published(records)
         except TimeoutError as exc:
             raise BusUnavailable(f"Kafka did not acknowledge within {self.publish_timeout}s") from exc
         except KafkaError as exc:
