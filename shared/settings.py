@@ -83,7 +83,17 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Root log level.")
     log_format: str = Field("json", description="json (one object a line) or text.")
 
-    @field_validator("kafka_bootstrap", "smtp_url", mode="before")
+    # A blank value (`EW_BUREAU_SECRET=` in a compose file) is unset: an empty HMAC key would accept
+    # forged bureau webhooks, and an empty admin key would not be a key.
+    @field_validator(
+        "kafka_bootstrap",
+        "smtp_url",
+        "admin_key",
+        "bureau_secret",
+        "secret_key",
+        "console_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

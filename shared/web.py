@@ -197,13 +197,20 @@ class RequestMetrics:
             HTTP_LATENCY.labels(self.service, route).observe(time.perf_counter() - started)
 
 
-def ops_router(readiness: Readiness) -> APIRouter:
-    """`/healthz` (alive), `/readyz` (bus and database reachable) and `/metrics` (Prometheus text)."""
+def ops_router(readiness: Readiness, ended: Callable[[], list[str]] = list) -> APIRouter:
+    """`/healthz` (alive), `/readyz` (bus and database reachable) and `/metrics` (Prometheus text).
+
+    `ended` names the background tasks that stopped for good: the process is then not alive (a liveness
+    probe restarts it), whereas an outage only makes it not ready.
+    """
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", summary="The process is alive", responses={503: {}})
+    async def healthz() -> Response:
+        stopped = ended()
+        if stopped:
+            return JSONResponse({"status": "failed", "stopped": stopped}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @router.get("/readyz", summary="The bus and the database are reachable", responses={503: {}})
     async def readyz() -> Response:
