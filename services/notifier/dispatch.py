@@ -288,6 +288,19 @@ class Dispatcher:
         """Queue the attempt for the recorder, which writes attempts in batches: one transaction per
         attempt would cap deliveries at the database's commit rate."""
         attempt = Attempt(delivery.id, status, self.clock(), retry, outcome.status, outcome.error)
+        if status != "delivered":
+            log.warning(
+                "delivery %s: %s (%s)",
+                delivery.id,
+                status,
+                outcome.error,
+                extra={
+                    "company_id": delivery.company_id,
+                    "event_id": delivery.event_id,
+                    "target": delivery.target,
+                    "attempts": delivery.attempts + 1,
+                },
+            )
         self._results.append((attempt, delivery.channel))
         if len(self._results) >= self.record_batch:
             self._results_ready.set()

@@ -15,9 +15,12 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -437,24 +440,33 @@ class IntakeHandler:
         try:
             with consuming(TRACER, "process", parents) as spans:
                 # A company's signal events continue the trace of its last traced event of the batch.
-                traces = {
-                    item.company_id: traced
-                    for item, span in zip(items, spans, strict=True)
-                    if (traced := traceparent_of(span)) is not None
+                span_of = {
+                    item.company_id: span for item, span in zip(items, spans, strict=True) if span is not None
                 }
+                traces = {company: traceparent_of(span) or "" for company, span in span_of.items()}
                 async with self.engine.begin() as conn:
                     changes = await self.apply(conn, entries, events, now, traces)
+                self.committed(changes, span_of)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
                 raise
             # Companies re-evaluated for others are locked after the batch's own: two batches may then
             # wait on each other. PostgreSQL breaks the cycle by failing one; it is retried, not dead-lettered.
             raise OperationalError(exc.statement, exc.params, exc.orig or exc) from exc
-        self.committed(changes)
 
-    def committed(self, changes: Sequence[Moved]) -> None:
-        """After the commit of `changes`: count them, and wake the relay if there is anything to announce."""
+    def committed(self, changes: Sequence[Moved], spans: Mapping[str, Span] | None = None) -> None:
+        """After the commit of `changes`: count and log them (in the trace of their company's event, from
+        `spans`), and wake the relay if there is anything to announce."""
         record_changes(changes)
+        for change in changes:
+            span = (spans or {}).get(change.company_id)
+            with trace.use_span(span, end_on_exit=False) if span is not None else nullcontext():
+                log.info(
+                    "signal %s %s",
+                    change.signal,
+                    change.kind.value,
+                    extra={"company_id": change.company_id, "severity": change.severity},
+                )
         if changes and self.on_commit is not None:
             self.on_commit()
 
@@ -489,7 +501,7 @@ class IntakeHandler:
         plans = await self.judge(conn, companies, histories, now, touched)
         for plan in plans:
             traced = (traces or {}).get(plan.company.company_id)
-            if traced is not None:
+            if traced:
                 plan.outbox = [replace(entry, traceparent=traced) for entry in plan.outbox]
         changes = await self._write(conn, plans)
         return changes + await self.ripple(conn, changes, now, await graph.bankrupt(conn, reindexed))

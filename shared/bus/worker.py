@@ -205,6 +205,7 @@ class Worker:
             message.offset,
             max(attempts, 1),
             reason,
+            extra={"company_id": message.key, "group": self.group_id},
         )
         await self._until_done(lambda: self.bus.publish([dead_letter(message, reason)]), stop)
         MESSAGES_DEAD_LETTERED.labels(self.group_id, message.topic).inc()

@@ -7,6 +7,8 @@ The test sends a `traceparent` of its own, as a calling system would, and follow
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import secrets
 from collections.abc import Iterator
@@ -48,6 +50,13 @@ async def test_one_trace_from_the_request_to_the_webhook(
 ) -> None:
     env = notifier.env
     company = new_company()
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    consumer_log = logging.getLogger("services.signals.consumer")
+    consumer_log.addHandler(handler)
+    level = consumer_log.level
+    consumer_log.setLevel(logging.INFO)
     trace_id, caller = secrets.randbits(128), secrets.randbits(64)
     traceparent = f"00-{trace_id:032x}-{caller:016x}-01"
     async with Receiver() as receiver:
@@ -63,6 +72,8 @@ async def test_one_trace_from_the_request_to_the_webhook(
         )
         assert response.status_code == 202, response.text
         [delivered] = await receiver.wait_for(1, timeout=env.timeout)
+    consumer_log.removeHandler(handler)
+    consumer_log.setLevel(level)
 
     # The receiver is told the trace too, under the delivery's span.
     assert delivered.headers["traceparent"].split("-")[1] == f"{trace_id:032x}"
@@ -87,6 +98,15 @@ async def test_one_trace_from_the_request_to_the_webhook(
     ]
     assert scopes == ["fastapi", "earlywarning.signals", "earlywarning.notifier", "earlywarning.notifier"]
     assert len(found) == 4
+    # The signals service's log line of the change: the company and the trace, under its span.
+    [logged] = [
+        entry
+        for entry in map(json.loads, lines.getvalue().splitlines())
+        if entry.get("company_id") == company and entry["msg"] == "signal bankruptcy raised"
+    ]
+    assert logged["trace_id"] == f"{trace_id:032x}"
+    assert logged["span_id"] == f"{process.context.span_id:016x}"
+    assert logged["severity"] == "critical"
     assert request.attributes is not None
     assert request.attributes["http.response.status_code"] == 202
 
