@@ -12,16 +12,18 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import Integer, String, and_, cast, false, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.signals.analytics.population import euro, monitored
+from services.signals.analytics.population import euro, monitored, order_totals, ordered_at
 from services.signals.bands import RfmSegment, rfm_segment
 from services.signals.facts import orders
 from services.signals.store import companies
+from shared.db import UTCDateTime
 from shared.schemas import Money
 
 YEAR = timedelta(days=365)
+QUINTILES = range(1, 6)
 
 
 class RfmCustomer(BaseModel):
@@ -81,25 +83,18 @@ async def rfm_report(
     limit: int = 100,
     only: RfmSegment | None = None,
 ) -> RfmReport:
-    c, o = companies.c, orders.c
-    last = func.max(o.ordered_at)
-    count = func.count(o.order_id)
-    revenue = func.sum(o.amount_cents)
+    c = companies.c
+    when = ordered_at()
+    totals = order_totals(segment, when <= as_of)
+    t = totals.c
     per_customer = (
-        select(
-            c.company_id,
-            c.name,
-            c.segment,
-            last.label("last"),
-            count.label("orders"),
-            revenue.label("revenue"),
-        )
-        .select_from(companies.join(orders, o.company_id == c.company_id))
-        .where(*monitored(segment), o.ordered_at <= as_of)
-        .group_by(c.company_id, c.name, c.segment)
+        select(c.company_id, c.name, c.segment, t.last, t.orders, t.cents.label("revenue"))
+        .select_from(companies.join(totals, t.company_id == c.company_id))
+        .where(*monitored(segment))
         .subquery()
     )
     p = per_customer.c
+    # Scored once (a common table expression read twice is materialised), for the grid and the customers.
     scored = select(
         p.company_id,
         p.name,
@@ -110,26 +105,54 @@ async def rfm_report(
         func.ntile(5).over(order_by=(p.last, p.company_id)).label("r"),
         func.ntile(5).over(order_by=(p.orders, p.company_id)).label("f"),
         func.ntile(5).over(order_by=(p.revenue, p.company_id)).label("m"),
-    ).subquery()
+    ).cte("scored")
     s = scored.c
-    grid = await conn.execute(
-        select(s.r, s.f, func.count().label("n"), func.sum(s.revenue).label("revenue"))
-        .group_by(s.r, s.f)
-        .order_by(s.r.desc(), s.f.desc())
+    # The customers, best first; `only` keeps the cells of one named segment (still a set-based filter).
+    best = select(
+        literal("customer").label("kind"),
+        s.r,
+        s.f,
+        s.m,
+        s.company_id,
+        s.name,
+        s.segment,
+        s.last,
+        s.orders,
+        s.revenue,
     )
-    cells = [RfmCell(r=row.r, f=row.f, customers=int(row.n), revenue_eur=euro(row.revenue)) for row in grid]
+    if only is not None:
+        keep = [(r, f) for r in QUINTILES for f in QUINTILES if rfm_segment(r, f) is only]
+        best = best.where(or_(false(), *(and_(s.r == r, s.f == f) for r, f in keep)))
+    best_rows = best.order_by(s.r.desc(), s.f.desc(), s.m.desc(), s.company_id).limit(limit).subquery()
+    # Each (R, F) cell: its customers (in `orders`) and their revenue.
+    grid = select(
+        literal("cell").label("kind"),
+        s.r,
+        s.f,
+        cast(null(), Integer).label("m"),
+        cast(null(), String).label("company_id"),
+        cast(null(), String).label("name"),
+        cast(null(), String).label("segment"),
+        cast(null(), UTCDateTime).label("last"),
+        func.count().label("orders"),
+        func.sum(s.revenue).label("revenue"),
+    ).group_by(s.r, s.f)
+    both = union_all(grid, select(best_rows)).subquery()
+    b = both.c
+    rows = (
+        await conn.execute(select(both).order_by(b.kind, b.r.desc(), b.f.desc(), b.m.desc(), b.company_id))
+    ).all()
+    cells = [
+        RfmCell(r=row.r, f=row.f, customers=int(row.orders), revenue_eur=euro(row.revenue))
+        for row in rows
+        if row.kind == "cell"
+    ]
     named: Counter[RfmSegment] = Counter()
     named_revenue: Counter[RfmSegment] = Counter()
     for cell in cells:
         name = rfm_segment(cell.r, cell.f)
         named[name] += cell.customers
         named_revenue[name] += int(cell.revenue_eur * 100)
-    # The customers, best first; `only` keeps the cells of one named segment (still a set-based filter).
-    query = select(scored).order_by(s.r.desc(), s.f.desc(), s.m.desc(), s.company_id)
-    if only is not None:
-        keep = [(cell.r, cell.f) for cell in cells if rfm_segment(cell.r, cell.f) is only]
-        query = query.where(or_(false(), *(and_(s.r == r, s.f == f) for r, f in keep)))
-    rows = await conn.execute(query.limit(limit))
     customers = [
         RfmCustomer(
             company_id=row.company_id,
@@ -145,6 +168,7 @@ async def rfm_report(
             rfm_segment=rfm_segment(row.r, row.f),
         )
         for row in rows
+        if row.kind == "customer"
     ]
     return RfmReport(
         as_of=as_of,
@@ -163,19 +187,26 @@ async def _lapsed(
     conn: AsyncConnection, as_of: datetime, segment: str | None, period: timedelta, limit: int
 ) -> list[Lapsed]:
     c, o = companies.c, orders.c
+    when = ordered_at()
     recent = orders.alias("recent")
-    now_period = exists().where(
-        recent.c.company_id == c.company_id,
-        recent.c.ordered_at > as_of - period,
-        recent.c.ordered_at <= as_of,
+    # Selecting an indexed column, not `*`: SQLite answers from the index without reading the table.
+    now_period = (
+        select(recent.c.company_id)
+        .where(
+            recent.c.company_id == c.company_id,
+            recent.c.ordered_at > as_of - period,
+            recent.c.ordered_at <= as_of,
+        )
+        .exists()
     )
     rows = await conn.execute(
         select(c.company_id, c.name, func.sum(o.amount_cents).label("revenue"))
         .select_from(companies.join(orders, o.company_id == c.company_id))
         .where(
             *monitored(segment),
-            o.ordered_at > as_of - YEAR - period,
-            o.ordered_at <= as_of - YEAR,
+            # Read per customer that passed `now_period` (SQLite would otherwise start from the period).
+            when > as_of - YEAR - period,
+            when <= as_of - YEAR,
             ~now_period,
         )
         .group_by(c.company_id, c.name)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Integer, and_, func, select
+from sqlalchemy import BigInteger, Integer, String, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.signals.analytics.population import euro, monitored
-from services.signals.facts import company_facts, orders
+from services.signals.analytics.population import euro, monitored, order_totals, ordered_at
+from services.signals.facts import company_facts
 from services.signals.store import companies
 from shared.schemas import Money, Severity
 
@@ -46,9 +46,11 @@ async def value_report(
     conn: AsyncConnection, start: datetime, end: datetime, *, segment: str | None = None, limit: int = 100
 ) -> ValueReport:
     """Revenue and orders in [start, end) of the monitored customers (of `segment`)."""
-    c, o, f = companies.c, orders.c, company_facts.c
-    in_period = and_(o.company_id == c.company_id, o.ordered_at >= start, o.ordered_at < end)
-    revenue = func.coalesce(func.sum(o.amount_cents), 0)
+    c, f = companies.c, company_facts.c
+    when = ordered_at()
+    spend = order_totals(segment, when >= start, when < end)
+    # One row per monitored customer, worked out once (a common table expression read twice is
+    # materialised) for both answers: the most valuable customers and the totals per segment.
     per_customer = (
         select(
             c.company_id,
@@ -56,28 +58,55 @@ async def value_report(
             c.segment,
             c.risk_level,
             f.payment_days,
-            revenue.label("revenue"),
-            func.count(o.order_id).label("orders"),
+            func.coalesce(spend.c.cents, 0).label("revenue"),
+            func.coalesce(spend.c.orders, 0).label("orders"),
         )
         .select_from(
-            companies.outerjoin(orders, in_period).outerjoin(company_facts, f.company_id == c.company_id)
+            companies.outerjoin(spend, spend.c.company_id == c.company_id).outerjoin(
+                company_facts, f.company_id == c.company_id
+            )
         )
         .where(*monitored(segment))
-        .group_by(c.company_id, c.name, c.segment, c.risk_level, f.payment_days)
+        .cte("per_customer")
     )
-    top = await conn.execute(per_customer.order_by(revenue.desc(), c.company_id).limit(limit))
-    inner = per_customer.subquery()
-    totals = await conn.execute(
+    p = per_customer.c
+    top = (
         select(
-            inner.c.segment,
-            func.count().label("customers"),
-            func.sum((inner.c.orders > 0).cast(Integer)).label("buying"),
-            func.sum(inner.c.revenue).label("revenue"),
-            func.sum(inner.c.orders).label("orders"),
+            literal("customer").label("kind"),
+            p.company_id,
+            p.name,
+            p.segment,
+            p.risk_level,
+            p.payment_days,
+            cast(null(), BigInteger).label("customers"),
+            cast(null(), BigInteger).label("buying"),
+            p.revenue,
+            p.orders,
         )
-        .group_by(inner.c.segment)
-        .order_by(func.sum(inner.c.revenue).desc(), inner.c.segment)
+        .order_by(p.revenue.desc(), p.company_id)
+        .limit(limit)
+        .subquery()
     )
+    totals = select(
+        literal("segment").label("kind"),
+        cast(null(), String).label("company_id"),
+        cast(null(), String).label("name"),
+        p.segment,
+        cast(null(), String).label("risk_level"),
+        cast(null(), Integer).label("payment_days"),
+        func.count().label("customers"),
+        func.sum((p.orders > 0).cast(Integer)).label("buying"),
+        func.sum(p.revenue).label("revenue"),
+        func.sum(p.orders).label("orders"),
+    ).group_by(p.segment)
+    both = union_all(select(top), totals).subquery()
+    b = both.c
+    # The segments (company_id null) by revenue then name; the customers by revenue then id.
+    rows = (
+        await conn.execute(select(both).order_by(b.kind, b.revenue.desc(), b.company_id, b.segment))
+    ).all()
+    segments = [row for row in rows if row.kind == "segment"]
+    customers = [row for row in rows if row.kind == "customer"]
     return ValueReport(
         start=start,
         end=end,
@@ -89,7 +118,7 @@ async def value_report(
                 revenue_eur=euro(row.revenue),
                 orders=int(row.orders or 0),
             )
-            for row in totals
+            for row in segments
         ],
         customers=[
             CustomerValue(
@@ -101,6 +130,6 @@ async def value_report(
                 payment_days=row.payment_days,
                 risk_level=Severity(row.risk_level) if row.risk_level else None,
             )
-            for row in top
+            for row in customers
         ],
     )
