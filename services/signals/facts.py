@@ -37,7 +37,13 @@ orders = Table(
     Column("product_line", String(100), nullable=False),
     Index("ix_orders_ordered_at", "ordered_at"),
     # Covering: the analyses' per-customer totals read this index alone, in company order (migration 0013).
-    Index("ix_orders_company_id_ordered_at_amount_cents", "company_id", "ordered_at", "amount_cents"),
+    Index(
+        "ix_orders_covering",
+        "company_id",
+        "ordered_at",
+        "amount_cents",
+        "product_line",
+    ),
 )
 
 annual_accounts = Table(

@@ -13,10 +13,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Subquery, and_, exists, func, or_, select
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    ColumnElement,
+    Float,
+    String,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.signals.analytics.population import euro, monitored, revenue_trend
+from services.signals.analytics.population import euro, monitored, ordered_at, revenue_trend
 from services.signals.bands import Trend
 from services.signals.facts import orders
 from services.signals.store import companies
@@ -50,20 +64,26 @@ def _not_risky() -> ColumnElement[bool]:
     return or_(level.is_(None), level.in_([Severity.INFO.value, Severity.LOW.value]))
 
 
-def suggestions(as_of: datetime, min_share: float, segment: str | None = None) -> Subquery:
+def suggestions(as_of: datetime, min_share: float, segment: str | None = None) -> CTE:
     """Every suggestion as of `as_of`: company_id, name, segment, product_line, share, avg_spend (cents).
 
     One query for the report and for the sweep, which stores them for `growth_opportunity`.
     """
     c, o = companies.c, orders.c
-    in_year = and_(o.ordered_at > as_of - WINDOW, o.ordered_at <= as_of)
-    # What each monitored customer bought per line over the year.
-    bought = (
-        select(c.company_id, c.segment, o.product_line, func.sum(o.amount_cents).label("spend"))
-        .select_from(companies.join(orders, o.company_id == c.company_id))
-        .where(*monitored(segment), in_year)
-        .group_by(c.company_id, c.segment, o.product_line)
+    when = ordered_at()
+    # What each customer bought per line over the year: grouped on the orders alone (the covering index
+    # holds every column read, in company order), then joined to one row per monitored customer.
+    per_line = (
+        select(o.company_id, o.product_line, func.sum(o.amount_cents).label("spend"))
+        .where(when > as_of - WINDOW, when <= as_of)
+        .group_by(o.company_id, o.product_line)
         .subquery()
+    )
+    bought = (
+        select(c.company_id, c.segment, per_line.c.product_line, per_line.c.spend)
+        .select_from(per_line.join(companies, c.company_id == per_line.c.company_id))
+        .where(*monitored(segment))
+        .cte("bought")
     )
     b = bought.c
     buyers = (
@@ -99,7 +119,7 @@ def suggestions(as_of: datetime, min_share: float, segment: str | None = None) -
             trend.c.trend.in_([Trend.GROWING.value, Trend.STABLE.value]),
             ~owns,
         )
-        .subquery()
+        .cte("suggestions")
     )
 
 
@@ -113,17 +133,35 @@ async def cross_sell_report(
 ) -> CrossSellReport:
     found = suggestions(as_of, min_share, segment)
     s = found.c
-    totals = (
-        await conn.execute(select(func.count(), func.coalesce(func.sum(s.avg_spend), 0)).select_from(found))
-    ).one()
-    rows = await conn.execute(
-        select(found).order_by(s.avg_spend.desc(), s.company_id, s.product_line).limit(limit)
+    # One statement: the totals and the largest suggestions, told apart by `kind`.
+    top = (
+        select(literal("suggestion").label("kind"), *s, cast(null(), BigInteger).label("total"))
+        .order_by(s.avg_spend.desc(), s.company_id, s.product_line)
+        .limit(limit)
+        .subquery()
     )
+    everything = select(
+        literal("all").label("kind"),
+        cast(null(), String).label("company_id"),
+        cast(null(), String).label("name"),
+        cast(null(), String).label("segment"),
+        cast(null(), String).label("product_line"),
+        cast(null(), Float).label("share"),
+        func.coalesce(func.sum(s.avg_spend), 0).label("avg_spend"),
+        func.count().label("total"),
+    )
+    both = union_all(everything, select(top)).subquery()
+    u = both.c
+    rows = (
+        await conn.execute(select(both).order_by(u.kind, u.avg_spend.desc(), u.company_id, u.product_line))
+    ).all()
+    [totals] = [row for row in rows if row.kind == "all"]
+    listed = [row for row in rows if row.kind == "suggestion"]
     return CrossSellReport(
         as_of=as_of,
         min_share=min_share,
-        total=int(totals[0]),
-        potential_eur=euro(totals[1]),
+        total=int(totals.total),
+        potential_eur=euro(totals.avg_spend),
         suggestions=[
             CrossSell(
                 company_id=row.company_id,
@@ -133,6 +171,6 @@ async def cross_sell_report(
                 peers_buying_share=round(float(row.share), 4),
                 potential_eur=euro(row.avg_spend),
             )
-            for row in rows
+            for row in listed
         ],
     )

@@ -46,7 +46,7 @@ def ordered_at() -> ColumnElement[datetime]:
     written `+ordered_at`, SQLite's way of keeping a condition from choosing an index. Without statistics
     (the service does not ANALYZE the facts) SQLite would otherwise read a period through the `ordered_at`
     index, one table row per order, and sort them by company: several times slower than the
-    (company_id, ordered_at, amount_cents) index, in company order, which it then reads (or seeks per
+    (company_id, ordered_at, amount_cents, product_line) index, in company order, which it then reads (or seeks per
     customer) instead. PostgreSQL gets the column as it is."""
     return _NoIndexChoice(orders.c.ordered_at)
 
@@ -57,7 +57,7 @@ def order_totals(segment: str | None, *conditions: ColumnElement[bool]) -> Subqu
     many) and `cents` (their amount).
 
     Grouped on the orders alone, by `company_id` only, so that a customer's name or segment is joined to one
-    row per company afterwards, not to every order; the (company_id, ordered_at, amount_cents) index holds
+    row per company afterwards, not to every order; the (company_id, ordered_at, amount_cents, product_line) index holds
     every column read, in company order, so the totals need neither the table nor a sort. A segment's
     customers are picked by a semi-join, so that only their orders are read; without a segment, the join
     to the monitored customers that follows leaves the others out, more cheaply than a semi-join would.
