@@ -10,6 +10,7 @@ user through `runuser`, on a directory owned by that user.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import itertools
@@ -383,7 +384,16 @@ def drop_database(server_url: str, database_url: str) -> None:
 
         conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=30)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(20):
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    return
+                except asyncpg.InsufficientPrivilegeError:
+                    # FORCE may not end a superuser's process, such as an autovacuum worker that has
+                    # just started on this database; it is gone a moment later.
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.25)
         finally:
             await conn.close()
 
