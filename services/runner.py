@@ -19,6 +19,7 @@ from services.console.app import install as install_console
 from services.ingest.app import SERVICE as INGEST
 from services.notifier.app import SERVICE as NOTIFIER
 from services.signals.app import SERVICE as SIGNALS
+from shared.bus.dlq import DeadLetterGauge
 from shared.runtime import Infrastructure, ServiceSpec, open_infrastructure
 from shared.settings import Settings
 from shared.tracing import configure_tracing
@@ -42,6 +43,8 @@ class Workers:
             for worker in spec.workers(infra):
                 name = f"{spec.name}:{worker.group_id}"
                 self.tasks[name] = asyncio.create_task(worker.run(self.stop), name=name)
+        gauge = DeadLetterGauge(infra.bus)
+        self.tasks[gauge.group_id] = asyncio.create_task(gauge.run(self.stop), name=gauge.group_id)
 
     def status(self) -> dict[str, str]:
         status = {}

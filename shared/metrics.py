@@ -26,6 +26,11 @@ CONSUMER_LAG = Gauge(
     "Messages of a partition not yet processed by this member of a consumer group, as of its last poll.",
     ["group", "topic", "partition"],
 )
+DEAD_LETTERS = Gauge(
+    "ew_bus_dead_letters",
+    "Messages in a dead-letter topic not replayed yet (`earlywarning dlq replay`), by dead-letter topic.",
+    ["topic"],
+)
 BATCH_DURATION = Histogram(
     "ew_bus_batch_duration_seconds", "Time to process one consumed batch, by consumer group.", ["group"]
 )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 
 from shared.bus._base import Bus, Message, Record
-from shared.bus.worker import DLQ_ERROR, DLQ_HEADERS, DLQ_OFFSET, DLQ_PARTITION
+from shared.bus.worker import DLQ_ERROR, DLQ_HEADERS, DLQ_OFFSET, DLQ_PARTITION, describe_error
+from shared.metrics import DEAD_LETTERS
 from shared.topics import dlq_source, dlq_topic, is_dlq
+
+log = logging.getLogger(__name__)
 
 # The consumer group that re-drives dead letters: its committed offset marks what was replayed already.
 REPLAY_GROUP = "ew.dlq-replay"
@@ -50,15 +56,25 @@ async def list_dead_letters(bus: Bus, topic: str, *, limit: int = 1000) -> list[
     ]
 
 
-async def replay(bus: Bus, topic: str, *, idle_timeout: float = 2.0) -> int:
-    """Publish every not yet replayed dead letter of `topic` back onto it; returns how many."""
+async def replay(bus: Bus, topic: str, *, idle_timeout: float = 2.0, batch_size: int = 500) -> int:
+    """Publish the dead letters of `topic` not replayed yet back onto it; returns how many.
+
+    As many as there were when it started: a message that fails again comes back to the dead-letter topic
+    while the replay runs, and would otherwise be replayed again and again. Everything taken is published
+    before it is marked replayed.
+    """
     source, dlq = resolve(topic)
     if dlq not in await bus.topics():
         return 0
+    pending = sum(
+        max(info.end_offset - info.committed.get(REPLAY_GROUP, 0), 0) for info in await bus.describe([dlq])
+    )
     replayed = 0
     async with bus.consumer(REPLAY_GROUP, [dlq]) as consumer:
-        while True:
-            batch = await consumer.getmany(timeout=idle_timeout)
+        while replayed < pending:
+            batch = await consumer.getmany(
+                timeout=idle_timeout, max_records=min(batch_size, pending - replayed)
+            )
             if not batch:
                 return replayed
             await bus.publish(
@@ -71,3 +87,36 @@ async def replay(bus: Bus, topic: str, *, idle_timeout: float = 2.0) -> int:
             )
             await consumer.commit()
             replayed += len(batch)
+    return replayed
+
+
+class DeadLetterGauge:
+    """Keeps `ew_bus_dead_letters{topic}` up to date: per dead-letter topic, the messages after the replay
+    group's position. It only reads; a failed reading is logged and tried again at the next interval."""
+
+    group_id = "ew.dlq.gauge"
+    """Names the task in readiness checks and logs, like a consumer group does."""
+
+    def __init__(self, bus: Bus, interval: float = 15.0) -> None:
+        self.bus = bus
+        self.interval = interval
+
+    async def measure(self) -> dict[str, int]:
+        """Read the dead-letter topics once and set the gauge; the counts by topic."""
+        names = [topic for topic in await self.bus.topics() if is_dlq(topic)]
+        counts: dict[str, int] = dict.fromkeys(names, 0)
+        if names:
+            for info in await self.bus.describe(names):
+                counts[info.topic] += max(info.end_offset - info.committed.get(REPLAY_GROUP, 0), 0)
+        for topic, count in counts.items():
+            DEAD_LETTERS.labels(topic).set(count)
+        return counts
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.measure()
+            except Exception as exc:  # monitoring: never the reason a process stops
+                log.warning("dead-letter gauge: %s", describe_error(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)

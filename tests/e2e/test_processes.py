@@ -82,7 +82,13 @@ def test_up_on_an_empty_directory(tmp_path: Path, processes: list[Process]) -> N
     ready = httpx.get(f"{base}/readyz").json()
     assert ready == {
         "status": "ready",
-        "checks": {"database": "ok", "bus": "ok", "signals:ew.signals": "ok", "notifier:ew.notifier": "ok"},
+        "checks": {
+            "database": "ok",
+            "bus": "ok",
+            "signals:ew.signals": "ok",
+            "notifier:ew.notifier": "ok",
+            "ew.dlq.gauge": "ok",
+        },
     }
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Early Warning"

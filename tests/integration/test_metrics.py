@@ -6,6 +6,9 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import topics
+from shared.bus import Record
+from shared.bus.dlq import list_dead_letters, replay
+from shared.topics import dlq_topic
 from tests.harness.receiver import Receiver
 from tests.integration.test_notifier import Notifier, mailbox, notifier  # noqa: F401 (fixtures)
 from tests.integration.test_signals_service import Env, metric, new_company
@@ -81,3 +84,33 @@ async def test_metrics_follow_the_traffic(notifier: Notifier) -> None:  # noqa: 
     assert await metric(env, "ew_bus_consumer_lag", **lag[0]) >= 0
     latency = await series(env, "ew_http_request_duration_seconds_count")
     assert {"service": "ingest+signals+notifier", "route": "/v1/publications"} in latency
+
+
+async def test_the_dead_letters_not_replayed_are_a_gauge_per_topic(notifier: Notifier) -> None:  # noqa: F811
+    env = notifier.env
+    dlq = dlq_topic(topics.PUBLICATIONS)
+    poison = Record(topics.PUBLICATIONS, new_company(), b"{not json", (("ce_id", b"x"),))
+    await env.infra.bus.publish([poison])
+
+    async def gauge_and_listed() -> tuple[float, int]:
+        """The gauge beside what `dlq list` shows as not replayed (another reading of the topic)."""
+        listed = await list_dead_letters(env.infra.bus, topics.PUBLICATIONS, limit=1_000_000)
+        waiting = sum(1 for letter in listed if not letter.replayed)
+        return await metric(env, "ew_bus_dead_letters", topic=dlq), waiting
+
+    # The gauge reads every 15 s: within one interval (and a margin) it shows the new dead letter too.
+    await env.until(
+        gauge_and_listed,
+        lambda found: found[1] >= 1 and found[0] == found[1],
+        "the dead letter counted",
+        timeout=max(env.timeout, 45.0),
+    )
+    # Replayed: the replay ends (the poison fails again and comes back, it is not replayed forever), and
+    # the gauge then counts what came back.
+    assert await replay(env.infra.bus, topics.PUBLICATIONS) >= 1
+    await env.until(
+        gauge_and_listed,
+        lambda found: found[1] >= 1 and found[0] == found[1],
+        "the gauge to count the letters dead-lettered again",
+        timeout=max(env.timeout, 45.0),
+    )

@@ -111,9 +111,15 @@ class Env:
         )
         return list(response.json()["items"]) if response.status_code == 200 else []
 
-    async def until(self, probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], what: str) -> T:
-        """Poll `probe` until `ok`; fail after the timeout with the last value."""
-        deadline = time.monotonic() + self.timeout
+    async def until(
+        self,
+        probe: Callable[[], Awaitable[T]],
+        ok: Callable[[T], bool],
+        what: str,
+        timeout: float | None = None,
+    ) -> T:
+        """Poll `probe` until `ok`; fail after the timeout (the env's unless given) with the last value."""
+        deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             value = await probe()
             if ok(value):
