@@ -13,7 +13,7 @@ http/protobuf). Without them the trace ids are still made and propagated, and wr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import trace
@@ -30,7 +30,6 @@ __all__ = [
     "consuming",
     "context_of",
     "current_ids",
-    "from_headers",
     "trace_fields",
     "tracer",
 ]
@@ -90,16 +89,6 @@ def context_of(fields: Mapping[str, str]) -> Context | None:
         return None
     context = _PROPAGATOR.extract(carried)
     return context if trace.get_current_span(context).get_span_context().is_valid else None
-
-
-def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> Context | None:
-    """The context an HTTP client sent (ASGI headers), if any."""
-    fields = {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in headers
-        if name.lower() in (b"traceparent", b"tracestate")
-    }
-    return context_of(fields)
 
 
 def current_ids() -> tuple[str, str] | None:

@@ -9,7 +9,6 @@ message was accepted by the SMTP server: a crash in between sends that digest ag
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -17,7 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import mail, store
-from shared.bus import is_transient
+from shared.bus import is_transient, sleep_or_stop
 from shared.db import exclusive, utcnow
 from shared.metrics import DELIVERIES
 from shared.schemas import Signal
@@ -97,5 +96,4 @@ class DigestSender:
                     log.warning("digest: %s; trying again later", exc)
                 else:
                     log.exception("digest failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            await sleep_or_stop(self.interval, stop)

@@ -11,7 +11,6 @@ of companies, each chunk in one transaction with the outbox events of its change
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.signals import store, wallet
 from services.signals.consumer import IntakeHandler
-from shared.bus import is_transient
+from shared.bus import is_transient, sleep_or_stop
 from shared.db import exclusive, utcnow
 from shared.metrics import SWEEP_COMPANIES, SWEEP_DURATION
 
@@ -97,5 +96,4 @@ class Sweeper:
                 if judged:
                     log.info("sweep: %d companies judged, %d signal events queued", judged, queued)
                 delay = self.interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await sleep_or_stop(delay, stop)

@@ -17,7 +17,7 @@ from shared.bus._base import (
 )
 from shared.bus.embedded import EmbeddedBus
 from shared.bus.kafka import KafkaBus
-from shared.bus.worker import Handler, Poison, Worker, dead_letter, is_transient
+from shared.bus.worker import Handler, Poison, Worker, dead_letter, is_transient, sleep_or_stop
 from shared.settings import Settings
 
 
@@ -52,4 +52,5 @@ __all__ = [
     "create_bus",
     "dead_letter",
     "is_transient",
+    "sleep_or_stop",
 ]

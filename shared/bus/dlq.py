@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 from shared.bus._base import Bus, Message, Record
-from shared.bus.worker import DLQ_ERROR, DLQ_HEADERS, DLQ_OFFSET, DLQ_PARTITION, describe_error
+from shared.bus.worker import (
+    DLQ_ERROR,
+    DLQ_HEADERS,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    describe_error,
+    sleep_or_stop,
+)
 from shared.metrics import DEAD_LETTERS
 from shared.topics import dlq_source, dlq_topic, is_dlq
 
@@ -118,5 +124,4 @@ class DeadLetterGauge:
                 await self.measure()
             except Exception as exc:  # monitoring: never the reason a process stops
                 log.warning("dead-letter gauge: %s", describe_error(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            await sleep_or_stop(self.interval, stop)

@@ -144,7 +144,7 @@ class Worker:
                 if not is_transient(exc) or stop.is_set():
                     raise
                 log.warning("%s: %s; retrying in %.1fs", self.group_id, describe_error(exc), delay)
-                await _sleep_or_stop(delay, stop)
+                await sleep_or_stop(delay, stop)
                 delay = min(delay * 2, self.max_retry_delay)
 
     async def _process(self, batch: Sequence[Message], stop: asyncio.Event) -> bool:
@@ -168,7 +168,7 @@ class Worker:
                 if stop.is_set():
                     return False
                 log.warning("%s: %s; retrying the batch in %.1fs", self.group_id, describe_error(exc), delay)
-                await _sleep_or_stop(delay, stop)
+                await sleep_or_stop(delay, stop)
                 delay = min(delay * 2, self.max_retry_delay)
 
     async def _process_one(
@@ -189,13 +189,13 @@ class Worker:
             if is_transient(error):
                 if stop.is_set():
                     return False
-                await _sleep_or_stop(delay, stop)
+                await sleep_or_stop(delay, stop)
                 delay = min(delay * 2, self.max_retry_delay)
             else:
                 attempts += 1
                 if attempts >= self.max_attempts:
                     break
-                await _sleep_or_stop(self.retry_delay, stop)
+                await sleep_or_stop(self.retry_delay, stop)
             error = None
         reason = describe_error(error)
         log.error(
@@ -213,6 +213,7 @@ class Worker:
         return True
 
 
-async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:
+async def sleep_or_stop(delay: float, stop: asyncio.Event) -> None:
+    """Wait `delay` seconds, or less if `stop` is set meanwhile: the pause of every background loop."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay)
