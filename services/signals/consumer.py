@@ -482,7 +482,7 @@ class IntakeHandler:
         on the trace of their company in `traces` (a `traceparent`)."""
         # Every company of the batch is locked first, in one sorted pass: no two batches can then
         # deadlock, whatever mix of portfolio entries and events they hold.
-        await store.lock_companies(
+        locked = await store.lock_companies(
             conn, {e.company_id for e in entries} | {e.company_id for e in events}, now
         )
         if entries:
@@ -495,8 +495,10 @@ class IntakeHandler:
             await store.put_dmu_contacts(conn, contacts, now)
         if not touched:
             return []
-        companies = await store.lock_companies(conn, touched, now)
-        histories = await store.histories(conn, touched)
+        # The rows are locked already; only the companies a portfolio entry just renamed are read again.
+        renamed = sorted({e.company_id for e in entries} & touched.keys())
+        companies = {c: locked[c] for c in touched} | await store.lock_companies(conn, renamed, now)
+        histories = await store.histories(conn, touched, touched)
         reindexed = await graph.index(conn, histories, events)
         plans = await self.judge(conn, companies, histories, now, touched)
         for plan in plans:
