@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from services.console.app import install as install_console
 from services.ingest.app import SERVICE as INGEST
 from services.notifier.app import SERVICE as NOTIFIER
+from services.request_timeouts import RequestDeadlines, protocol_with
 from services.signals.app import SERVICE as SIGNALS
 from shared.bus.dlq import DeadLetterGauge
 from shared.runtime import Infrastructure, ServiceSpec, open_infrastructure
@@ -127,6 +128,8 @@ def run(settings: Settings, names: Sequence[str], host: str, port: int) -> None:
         create_app(settings, names),
         host=host,
         port=port,
+        # Uvicorn's own protocol never times out a client that trickles its request: see request_timeouts.
+        http=protocol_with(RequestDeadlines.from_settings(settings)),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,

@@ -65,6 +65,9 @@ SENSITIVE_PARTS: tuple[str, ...] = (
 # Secrets recognised by their shape, wherever they appear in text.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"whsec_[A-Za-z0-9+/=_-]+"), "whsec_" + REDACTED),
+    # An API key as `shared.auth.new_key` makes it (`ew_` and 43 URL-safe characters), wherever it appears;
+    # metric names share the prefix but are lower case and shorter, so one capital or digit is required.
+    (re.compile(r"\bew_(?=[A-Za-z0-9_-]{0,42}[A-Z0-9])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"), "ew_" + REDACTED),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
     (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
 )

@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     bus_poll_interval: float = Field(
         0.2, gt=0, description="Embedded bus: seconds between polls for messages written by other processes."
     )
+    request_head_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers, from connecting or from the "
+        "previous response; then 408 and the connection is closed (slow-loris protection).",
+    )
+    request_body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may take to arrive, plus one per EW_REQUEST_BODY_MIN_RATE bytes "
+        "received; then 408 and the connection is closed.",
+    )
+    request_body_min_rate: float = Field(
+        1024.0,
+        gt=0,
+        description="Bytes per second that extend a request body's deadline by one second each.",
+    )
     log_level: str = Field("INFO", description="Root log level.")
     log_format: str = Field("json", description="json (one object a line) or text.")
 

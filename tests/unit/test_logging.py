@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from shared.auth import new_key
 from shared.logging import (
     REDACTED,
     JsonFormatter,
@@ -172,6 +173,13 @@ def test_secret_shaped_text_is_masked_everywhere(output: io.StringIO) -> None:
 def test_scrub_leaves_ordinary_text_alone() -> None:
     text = "bearer of bad news; see https://example.com:8443/path and mail jan@example.com"
     assert scrub(text) == text
+
+
+def test_a_bare_api_key_is_masked_but_not_a_metric_name() -> None:
+    key = new_key()
+    assert scrub(f"key {key} refused") == "key ew_[redacted] refused"
+    metric = "ew_http_request_duration_seconds_bucket_of_the_console_total"
+    assert scrub(metric) == metric
 
 
 def test_unserialisable_values_become_text(output: io.StringIO) -> None:
