@@ -115,7 +115,10 @@ async def company_page(conn: AsyncConnection, company_id: str, cursor: str | Non
         last = page[-1]
         next_cursor = encode_cursor("timeline", last.at.isoformat(), last.source, last.event_id)
     scores = await store.score_points(conn, company_id)
-    chart = step_chart([(p.at, p.score) for p in scores], max(view.updated_at, *(p.at for p in scores[-1:])))
+    # A list for max(): a company whose score never changed has no points, and max(x) of one datetime fails.
+    chart = step_chart(
+        [(p.at, p.score) for p in scores], max([view.updated_at, *(p.at for p in scores[-1:])])
+    )
     return CompanyPage(
         view, Page(page, next_cursor), await store.current_contacts(conn, company_id), scores, chart
     )

@@ -1,7 +1,8 @@
 """Request bodies of the intake, and their answers.
 
 The intake models are the topic payloads less what the server fills in (ids, arrival time), plus
-checks that only make sense at arrival: nothing may be dated in the future (beyond a clock-skew margin).
+checks that only make sense at arrival: nothing may be dated in the future (beyond a clock-skew margin),
+and (`RequestBody`) no text may hold U+0000.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.company_id import CompanyId
 from shared.schemas import BureauEvent, Contact, ContactDetails, Order, PortfolioEntry, Publication
-from shared.schemas._base import EwModel, NonNegativeMoney, UtcDatetime, examples
+from shared.schemas._base import NonNegativeMoney, RequestBody, UtcDatetime, examples
 from shared.schemas.observations import ObservationKind
 
 # Clocks of senders are not exact; a few minutes ahead is not "in the future".
@@ -33,7 +34,7 @@ def _not_future_date(value: date | None, field: str) -> None:
         raise ValueError(f"{field} is in the future")
 
 
-class ObservationIn(EwModel):
+class ObservationIn(RequestBody):
     """A sales observation as a sales app posts it."""
 
     model_config = examples(
@@ -61,7 +62,7 @@ class ObservationIn(EwModel):
         return self
 
 
-class PublicationIn(Publication):
+class PublicationIn(Publication, RequestBody):
     """A gazette publication; `reference` identifies it."""
 
     @model_validator(mode="after")
@@ -70,7 +71,7 @@ class PublicationIn(Publication):
         return self
 
 
-class BureauEventIn(BureauEvent):
+class BureauEventIn(BureauEvent, RequestBody):
     """A credit-bureau event; `id` identifies it."""
 
     @model_validator(mode="after")
@@ -79,7 +80,7 @@ class BureauEventIn(BureauEvent):
         return self
 
 
-class OrderIn(Order):
+class OrderIn(Order, RequestBody):
     """An order of a customer; `order_id` identifies it per company."""
 
     @model_validator(mode="after")
@@ -88,7 +89,7 @@ class OrderIn(Order):
         return self
 
 
-class PortfolioIn(EwModel):
+class PortfolioIn(RequestBody):
     """Start or update monitoring of a company."""
 
     model_config = examples(
@@ -122,7 +123,7 @@ class PortfolioIn(EwModel):
         return PortfolioEntry(company_id=company_id, **self.model_dump())
 
 
-class ContactIn(ContactDetails):
+class ContactIn(ContactDetails, RequestBody):
     """Create or update a contact at a customer; the company and the contact id are in the path."""
 
     @field_validator("last_contact_at")

@@ -10,7 +10,8 @@ Formats (chosen from the extension, or given explicitly):
   `PUT /v1/companies/{company_id}/contacts/{contact_id}` body plus `company_id` and `contact_id`).
 - CSV (`.csv`): a header row naming the columns, then one row per item. The delimiter is taken from the
   header line (the most frequent of `,`, `;` and tab), so spreadsheet exports with `;` work as well.
-  A quoted cell may span lines. An empty cell means "absent".
+  A quoted cell may span lines; a quote still open at the end of the file, or text after a closing
+  quote, makes the row a rejected one. An empty cell means "absent".
 
 CSV columns per kind:
 
@@ -412,9 +413,21 @@ def _read_header(fh: BinaryIO) -> tuple[list[str], str, int, int]:
         if not text.strip():
             continue
         delimiter = _delimiter(text)
-        cells = next(csv.reader([text], delimiter=delimiter))
+        try:
+            cells = next(csv.reader([text], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise ImportFileError(f"the CSV header cannot be read: {exc}{_header_hint(text)}") from None
         return [cell.strip() for cell in cells], delimiter, current.end, current.number
     raise ImportFileError("the CSV file is empty: it needs a header row")
+
+
+def _header_hint(text: str) -> str:
+    """Why a header line may be unreadable as CSV, in the two ways files commonly come wrong."""
+    if "\x00" in text:
+        return " (it holds NUL bytes: is the file UTF-16? Save it as UTF-8)"
+    if "\r" in text.rstrip("\r\n"):
+        return " (the lines end in CR alone: save the file with LF or CRLF line ends)"
+    return ""
 
 
 def _csv_rows(fh: BinaryIO, kind: Kind, offset: int, line: int) -> Iterator[Row]:
@@ -423,7 +436,9 @@ def _csv_rows(fh: BinaryIO, kind: Kind, offset: int, line: int) -> Iterator[Row]
     if offset < header_end:
         offset, line = header_end, header_line
     source = _CsvLines(_lines(fh, offset, line), offset, line)
-    reader = csv.reader(source, delimiter=delimiter)
+    # Strict: a quote still open at the end of the file, or text after a closing quote, is a bad row, not
+    # a cell that silently swallowed the rows after it.
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
     while True:
         source.start_record()
         number = source.line + 1
@@ -438,7 +453,7 @@ def _csv_rows(fh: BinaryIO, kind: Kind, offset: int, line: int) -> Iterator[Row]
             problem = _csv_problem(exc)
         if problem is not None:
             # The reader stopped mid-record; a new one starts clean at the next line.
-            reader = csv.reader(source, delimiter=delimiter)
+            reader = csv.reader(source, delimiter=delimiter, strict=True)
         elif source.problems:
             problem = source.problems[0]
         elif not any(cell.strip() for cell in cells):

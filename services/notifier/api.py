@@ -23,7 +23,7 @@ from shared.company_id import CompanyId
 from shared.db import utcnow
 from shared.paging import DEFAULT_LIMIT, Cursor, Limit, cursor_time, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
-from shared.schemas import SignalName, UtcDatetime
+from shared.schemas import RequestBody, SignalName, UtcDatetime
 from shared.web import AdminKey, ApiError, ReadKey, error_responses
 from shared.webhooks import generate_secret
 
@@ -37,7 +37,7 @@ _SIGNAL_NAMES = frozenset(name.value for name in SignalName)
 # --- models ------------------------------------------------------------------------------------------
 
 
-class SubscriptionIn(BaseModel):
+class SubscriptionIn(RequestBody):
     """Where to send which signals."""
 
     model_config = {"extra": "forbid", "str_strip_whitespace": True}
@@ -96,7 +96,7 @@ class SubscriptionPage(BaseModel):
     next_cursor: str | None
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(RequestBody):
     """Stop notifying (the signal itself is still raised) until `ends_at`."""
 
     model_config = {"extra": "forbid", "str_strip_whitespace": True}

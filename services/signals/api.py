@@ -27,7 +27,7 @@ from shared.company_id import CompanyId
 from shared.db import utcnow
 from shared.paging import DEFAULT_LIMIT, Cursor, Limit, cursor_time, decode_cursor, encode_cursor
 from shared.runtime import Infrastructure
-from shared.schemas import Category, PortfolioEntry, Severity, Signal, SignalStatus, UtcDatetime
+from shared.schemas import Category, PortfolioEntry, RequestBody, Severity, Signal, SignalStatus, UtcDatetime
 from shared.web import ApiError, error_responses
 
 CompanyPath = Annotated[
@@ -93,7 +93,7 @@ class SignalPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
 
 
-class SignalAction(BaseModel):
+class SignalAction(RequestBody):
     """Who acknowledges or resolves a signal, and why."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from shared import topics
-from shared.schemas._base import EwModel, Money, NonNegativeMoney, UtcDatetime, example_of
+from shared.schemas._base import EwModel, Money, NonNegativeMoney, RequestBody, UtcDatetime, example_of
 from shared.schemas.bureau import (
     BUREAU_DATA_MODELS,
     AnnualAccountsFiled,
@@ -79,6 +79,7 @@ __all__ = [
     "PublicationPerson",
     "RegisterEvent",
     "RegisterEventKind",
+    "RequestBody",
     "Rubric",
     "ScoreChange",
     "Severity",

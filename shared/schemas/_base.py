@@ -11,10 +11,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-__all__ = ["EwModel", "Money", "NonNegativeMoney", "UtcDatetime", "example_of", "examples"]
+__all__ = ["EwModel", "Money", "NonNegativeMoney", "RequestBody", "UtcDatetime", "example_of", "examples"]
 
 MAX_MONEY_DIGITS = 15
 
@@ -32,6 +40,34 @@ class EwModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
     )
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, BaseModel):
+        return any(_holds_nul(item) for item in value.__dict__.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
+
+
+class RequestBody(EwModel):
+    """Base of a body a client sends: no text in it, at any depth, may hold U+0000.
+
+    PostgreSQL cannot store NUL in text: such a body would be accepted on the embedded default and be a
+    500 on PostgreSQL, or be accepted by the intake and then fail in every consumer. It is a 422 here,
+    naming the field, whatever the database.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
 
 
 def examples(example: dict[str, Any]) -> ConfigDict:
